@@ -1,0 +1,69 @@
+"""Fabricated stage outputs for report tests: a tiny volume, two score maps, a ROI table."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from neurodecode._provenance import RunRecord
+
+
+@pytest.fixture
+def encoding_outputs(tmp_path: Path) -> dict:
+    import nibabel as nib
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    shape = (12, 14, 10)
+    affine = np.diag([1.8, 1.8, 1.8, 1.0])
+    ii, jj, kk = np.indices(shape)
+    brain = ((ii - 6) ** 2 / 30 + (jj - 7) ** 2 / 40 + (kk - 5) ** 2 / 20) < 1
+    mean_img = nib.Nifti1Image(
+        (brain * (500 + 50 * rng.standard_normal(shape))).astype("f4"), affine
+    )
+    sub = tmp_path / "sub-subj01"
+    sub.mkdir()
+    mean_path = tmp_path / "mean.nii.gz"
+    nib.save(mean_img, mean_path)
+    maps, sidecars = {}, []
+    for space, gain in (("clip-image", 0.4), ("truth-colour", 0.2)):
+        scores = np.where(
+            brain, gain * np.exp(-((ii - 3) ** 2) / 8) + 0.02 * rng.standard_normal(shape), 0
+        )
+        desc = space.replace("-", "")
+        path = sub / f"sub-subj01_space-func1pt8mm_desc-{desc}_stat-r_statmap.nii.gz"
+        nib.save(nib.Nifti1Image(scores.astype("f4"), affine), path)
+        sidecars.append(
+            RunRecord(
+                stage="encode", config={"space": space}, seed=0, split_hash="abc123def4567890"
+            ).write(path, inputs=[mean_path])
+        )
+        maps[space] = path
+    rows = []
+    for roi, nc in (("V1v", 0.6), ("FFA-1", 0.5), ("PPA", 0.45)):
+        for space, m in (("clip-image", 0.35), ("truth-colour", 0.2)):
+            rows.append(
+                {
+                    "roi": roi,
+                    "feature_space": space,
+                    "metric": "r",
+                    "n_voxels": 40,
+                    "mean": m,
+                    "ci_low": m - 0.05,
+                    "ci_high": m + 0.05,
+                    "noise_ceiling": nc,
+                    "ceiling_fraction": m / nc,
+                    "best": space == "clip-image",
+                }
+            )
+    table = sub / "sub-subj01_desc-encoding_stat-r_rois.tsv"
+    pd.DataFrame(rows).to_csv(table, sep="\t", index=False)
+    return {
+        "maps": maps,
+        "table": table,
+        "background": mean_path,
+        "sidecars": sidecars,
+        "root": tmp_path,
+    }
