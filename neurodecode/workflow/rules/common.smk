@@ -1,0 +1,50 @@
+# Shared definitions: config validation, subject wildcards and the BIDS-derivatives layout.
+# Paths are relative to the working directory (the derivatives folder); every stage writes
+# its outputs atomically together with a JSON sidecar (<output stem>.json).
+from snakemake.utils import validate
+
+
+validate(config, os.path.join(workflow.basedir, "schemas", "config.schema.yaml"))
+
+DATASET = config["dataset"]
+DATA_ROOT = config["data_root"]
+if not DATA_ROOT:
+    raise ValueError(
+        "config: data_root is empty; set it, or let `neurodecode run --data-root` resolve it"
+    )
+SUBJECTS = list(config["subjects"])
+SPACES = [fs["name"] for fs in config["feature_spaces"]]
+GRID = config["space"]
+METRIC = config["evaluate"]["metric"]
+
+
+wildcard_constraints:
+    subject="|".join(SUBJECTS),
+    fspace="|".join(SPACES),
+
+
+def sidecar(path):
+    """The JSON sidecar every stage writes beside an output (x.nii.gz -> x.json)."""
+    for suffix in (".nii.gz", ".h5", ".tsv", ".html", ".npz"):
+        if path.endswith(suffix):
+            return path[: -len(suffix)] + ".json"
+    raise ValueError(path)
+
+
+VERIFY = "sub-{subject}/sub-{subject}_desc-verify_report.json"
+PREPARED = f"sub-{{subject}}/sub-{{subject}}_space-{GRID}_desc-prepared_bold.h5"
+FEATURES = "features/desc-{fspace}_features.h5"
+SCOREMAP = (
+    f"sub-{{subject}}/sub-{{subject}}_space-{GRID}_desc-{{fspace}}_stat-{METRIC}_statmap.nii.gz"
+)
+ROITABLE = f"sub-{{subject}}/sub-{{subject}}_desc-encoding_stat-{METRIC}_rois.tsv"
+REPORT = "sub-{subject}.html"
+ENV = "../envs/neurodecode.yaml"
+
+
+def feature_option(name, key, default=None):
+    """A feature space's setting from the config (the spaces are a list of mappings)."""
+    for fs in config["feature_spaces"]:
+        if fs["name"] == name:
+            return fs.get(key, default)
+    raise KeyError(name)

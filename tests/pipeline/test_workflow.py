@@ -1,0 +1,185 @@
+"""The workflow's layout, lint, config resolution and SLURM dry run (no stage is executed)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from neurodecode.stages.run import (
+    WORKFLOW_DIR,
+    RunConfig,
+    load_workflow_config,
+    resolve_profile,
+    run,
+    snakemake_command,
+)
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _config(tmp_path: Path, **overrides) -> Path:
+    root = tmp_path / "release"
+    root.mkdir(exist_ok=True)
+    cfg = yaml.safe_load((WORKFLOW_DIR / "config" / "nsd.yaml").read_text())
+    cfg.update({"data_root": str(root), **overrides})
+    path = tmp_path / "cfg.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def test_standard_layout_and_symlink():
+    for rel in (
+        "Snakefile",
+        "config/config.yaml",
+        "schemas/config.schema.yaml",
+        "profiles/default/config.yaml",
+        "profiles/slurm/config.yaml",
+    ):
+        assert (WORKFLOW_DIR / rel).is_file(), rel
+    rules = sorted(p.stem for p in (WORKFLOW_DIR / "rules").glob("*.smk"))
+    assert {"data", "features", "encode", "evaluate", "report"} <= set(rules)
+    assert (REPO / "pipelines").resolve() == WORKFLOW_DIR
+    # the Snakefile only includes rule files and defines `all`
+    text = (WORKFLOW_DIR / "Snakefile").read_text()
+    assert set(re.findall(r"^rule (\w+):", text, flags=re.M)) == {"all"}
+    assert len(re.findall(r"^include:", text, flags=re.M)) == len(rules)
+
+
+def test_every_rule_only_calls_the_cli_and_has_a_log():
+    for smk in (WORKFLOW_DIR / "rules").glob("*.smk"):
+        text = smk.read_text()
+        for block in re.split(r"\n\s*rule ", text)[1:]:
+            name = block.split(":")[0]
+            assert "log:" in block, f"{smk.name}: rule {name} has no log"
+            assert "run:" not in block and "script:" not in block, name
+            shell = block.split("shell:")[1]
+            assert shell.strip().startswith('"neurodecode '), name
+
+
+def test_lint_is_clean(tmp_path):
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "-s",
+            str(WORKFLOW_DIR / "Snakefile"),
+            "--lint",
+            "--configfile",
+            str(_config(tmp_path)),
+            "--directory",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "Congratulations, your workflow is in a good condition" in res.stdout + res.stderr
+
+
+def _dry_run_jobs(text: str) -> dict[str, dict[str, str]]:
+    jobs: dict[str, dict[str, str]] = {}
+    for block in re.split(r"\nrule ", text)[1:]:
+        name = block.split(":")[0]
+        m = re.search(r"resources: (.*)", block)
+        res = dict(kv.split("=", 1) for kv in m.group(1).split(", ")) if m else {}
+        th = re.search(r"threads: (\d+)", block)
+        res["threads"] = th.group(1) if th else "1"
+        jobs.setdefault(name, res)
+    return jobs
+
+
+def test_slurm_dry_run_lists_resources_per_rule(tmp_path, capfd):
+    cfg = _config(tmp_path)
+    status = run(RunConfig(config=cfg, out=tmp_path / "out", profile="slurm", dry_run=True))
+    text = capfd.readouterr().out
+    assert status == 0, text
+    jobs = _dry_run_jobs(text)
+    jobs.pop("all", None)
+    profile = yaml.safe_load((WORKFLOW_DIR / "profiles/slurm/config.yaml").read_text())
+    assert set(jobs) == {"verify", "prepare", "features", "encode", "evaluate", "report"}
+    for rule, job in jobs.items():
+        wanted = {**profile["default-resources"], **profile["set-resources"][rule]}
+        assert job["mem_mb"] == str(wanted["mem_mb"]), rule
+        assert job["runtime"] == str(wanted["runtime"]), rule
+        assert job["cpus_per_task"] == str(wanted["cpus_per_task"]), rule
+        assert "slurm_partition" in job, rule
+        assert job["threads"] == str(profile["set-threads"].get(rule, 1)), rule
+    for gpu_rule in ("features", "encode"):
+        assert jobs[gpu_rule]["gpu"] == "1"
+    assert "gpu" not in jobs["prepare"]
+
+
+def test_default_profile_dry_run_per_subject_jobs(tmp_path, capfd):
+    cfg = _config(tmp_path, subjects=["subj01", "subj02", "subj05"])
+    assert run(RunConfig(config=cfg, out=tmp_path / "out", dry_run=True, cores=2)) == 0
+    text = capfd.readouterr().out
+    n_spaces = len(yaml.safe_load(cfg.read_text())["feature_spaces"])
+    counts = dict(re.findall(r"^(\w+)\s+(\d+)$", text, flags=re.M))
+    assert counts["prepare"] == "3" and counts["report"] == "3"
+    assert counts["encode"] == str(3 * n_spaces) and counts["features"] == str(n_spaces)
+    out = tmp_path / "out"
+    assert yaml.safe_load((out / "config.yaml").read_text())["subjects"][-1] == "subj05"
+    desc = yaml.safe_load((out / "dataset_description.json").read_text())
+    assert desc["DatasetType"] == "derivative"
+
+
+@pytest.mark.parametrize(
+    ("name", "subjects"),
+    [
+        ("nsd", ["subj01", "subj02", "subj05", "subj07"]),
+        ("bold5000", ["CSI1", "CSI2", "CSI3", "CSI4"]),
+    ],
+)
+def test_release_configs_need_only_the_data_root(tmp_path, monkeypatch, name, subjects):
+    path = WORKFLOW_DIR / "config" / f"{name}.yaml"
+    monkeypatch.delenv("NEURODECODE_NSD_ROOT", raising=False)
+    monkeypatch.delenv("NEURODECODE_BOLD5000_ROOT", raising=False)
+    with pytest.raises(ValueError, match="no data root"):
+        load_workflow_config(path, tmp_path)
+    cfg = load_workflow_config(path, tmp_path, data_root=tmp_path)
+    assert cfg["subjects"] == subjects and cfg["data_root"] == str(tmp_path.resolve())
+    env = "NEURODECODE_NSD_ROOT" if name == "nsd" else "NEURODECODE_BOLD5000_ROOT"
+    monkeypatch.setenv(env, str(tmp_path / "x"))
+    assert load_workflow_config(path, tmp_path)["data_root"] == str(tmp_path / "x")
+
+
+def test_invalid_config_names_the_field(tmp_path):
+    with pytest.raises(ValueError, match=r"subjects/0: .* does not match"):
+        load_workflow_config(_config(tmp_path, subjects=["subj 01"]), tmp_path)
+    with pytest.raises(ValueError, match="threads"):
+        load_workflow_config(_config(tmp_path, threads=4), tmp_path)
+
+
+def test_relative_data_root_is_relative_to_the_config(tmp_path):
+    (tmp_path / "data").mkdir()
+    cfg = load_workflow_config(_config(tmp_path, data_root="data"), tmp_path / "out")
+    assert cfg["data_root"] == str((tmp_path / "data").resolve())
+
+
+def test_default_config_synthesises_under_the_output(tmp_path):
+    cfg = load_workflow_config(WORKFLOW_DIR / "config" / "config.yaml", tmp_path)
+    assert cfg["data_root"] == str(tmp_path / "sourcedata" / "nsd-synthetic")
+    assert "synth" in cfg
+
+
+def test_profiles_resolve_and_unknown_profile_is_an_error(tmp_path):
+    assert resolve_profile("slurm") == WORKFLOW_DIR / "profiles" / "slurm"
+    with pytest.raises(ValueError, match="not one of"):
+        resolve_profile("nope")
+    cmd = snakemake_command(RunConfig(config=tmp_path, cores=3), tmp_path / "c.yaml")
+    assert cmd[cmd.index("--workflow-profile") + 1].endswith("profiles/default")
+    assert cmd[cmd.index("--cores") + 1] == "3"
+
+
+def test_concurrent_runs_on_one_folder_are_refused(tmp_path):
+    from neurodecode.stages.run import _locked
+
+    with _locked(tmp_path), pytest.raises(RuntimeError, match="in use"), _locked(tmp_path):
+        pass
