@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
-__all__ = ["EvaluateConfig", "read_ctab", "register", "run", "summarize_rois"]
+__all__ = ["EvaluateConfig", "parse_name_paths", "read_ctab", "register", "run", "summarize_rois"]
 
 COLUMNS = (
     "roi", "atlas", "feature_space", "metric", "n_voxels", "mean", "ci_low", "ci_high",
@@ -224,7 +224,8 @@ def run(config: EvaluateConfig) -> Path:
     return config.out
 
 
-def _pairs(items: Sequence[str], what: str) -> dict[str, Path]:
+def parse_name_paths(items: Sequence[str], what: str) -> dict[str, Path]:
+    """``["a=x.nii.gz", ...]`` -> ``{"a": Path("x.nii.gz")}``; ``what`` names the flag in errors."""
     out = {}
     for item in items:
         key, sep, value = item.partition("=")
@@ -257,9 +258,9 @@ def _main(args: argparse.Namespace) -> int:
     if args.config:
         settings.update(yaml.safe_load(args.config.read_text()) or {})
     flags = {
-        "scores": _pairs(args.scores, "--scores") if args.scores else None,
+        "scores": parse_name_paths(args.scores, "--scores") if args.scores else None,
         "atlases": args.atlas,
-        "labels": _pairs(args.labels, "--labels") if args.labels else None,
+        "labels": parse_name_paths(args.labels, "--labels") if args.labels else None,
         "noise_ceiling": args.noise_ceiling,
         "metric": args.metric,
         "n_bootstrap": args.n_bootstrap,
