@@ -23,10 +23,23 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def _config(tmp_path: Path, **overrides) -> Path:
+    """An NSD config over a release folder holding the files a dry run checks for."""
+    from neurodecode.data import _nsd_layout as layout
+
     root = tmp_path / "release"
-    root.mkdir(exist_ok=True)
     cfg = yaml.safe_load((WORKFLOW_DIR / "config" / "nsd.yaml").read_text())
     cfg.update({"data_root": str(root), **overrides})
+    atlases = cfg["evaluate"].get("atlases", ["prf-visualrois", "floc-faces", "floc-places"])
+    for subject in cfg["subjects"]:
+        files = [layout.brainmask_path(subject, cfg["space"])]
+        for atlas in atlases:
+            files += [
+                layout.roi_path(subject, atlas, cfg["space"]),
+                layout.ctab_path(subject, atlas),
+            ]
+        for rel in files:
+            (root / rel).parent.mkdir(parents=True, exist_ok=True)
+            (root / rel).touch()
     path = tmp_path / "cfg.yaml"
     path.write_text(yaml.safe_dump(cfg))
     return path
@@ -163,10 +176,13 @@ def test_relative_data_root_is_relative_to_the_config(tmp_path):
     assert cfg["data_root"] == str((tmp_path / "data").resolve())
 
 
-def test_default_config_synthesises_under_the_output(tmp_path):
-    cfg = load_workflow_config(WORKFLOW_DIR / "config" / "config.yaml", tmp_path)
+def test_synthetic_world_goes_under_the_output(tmp_path):
+    default = yaml.safe_load((WORKFLOW_DIR / "config" / "config.yaml").read_text())
+    assert "synth" not in default  # it would leak into every merged --configfile
+    path = tmp_path / "demo.yaml"
+    path.write_text(yaml.safe_dump({**default, "synth": {"preset": "tiny"}}))
+    cfg = load_workflow_config(path, tmp_path)
     assert cfg["data_root"] == str(tmp_path / "sourcedata" / "nsd-synthetic")
-    assert "synth" in cfg
 
 
 def test_profiles_resolve_and_unknown_profile_is_an_error(tmp_path):

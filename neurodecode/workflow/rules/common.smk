@@ -42,6 +42,36 @@ REPORT = "sub-{subject}.html"
 ENV = "../envs/neurodecode.yaml"
 
 
+def release_path(relative):
+    """A file of the release, given its path relative to the release root."""
+    return os.path.join(DATA_ROOT, str(relative))
+
+
+def roi_inputs(wildcards):
+    """ROI label volumes and their label tables, from the release's own layout module."""
+    if DATASET != "nsd":
+        raise ValueError(f"ROI summaries are wired for NSD only so far, not {DATASET}")
+    from neurodecode.data import _nsd_layout as layout
+
+    atlases = config["evaluate"].get("atlases", ["prf-visualrois", "floc-faces", "floc-places"])
+    return {
+        "atlases": [release_path(layout.roi_path(wildcards.subject, a, GRID)) for a in atlases],
+        "labels": [release_path(layout.ctab_path(wildcards.subject, a)) for a in atlases],
+    }
+
+
+def background_image(wildcards):
+    """The subject's anatomical underlay on the functional grid (the release brain mask)."""
+    from neurodecode.data import _nsd_layout as layout
+
+    return release_path(layout.brainmask_path(wildcards.subject, GRID))
+
+
+def named_inputs(names, paths):
+    """Command-line ``NAME=PATH`` pairs for the stage CLIs."""
+    return " ".join(f"{n}={p}" for n, p in zip(names, paths, strict=True))
+
+
 def feature_option(name, key, default=None):
     """A feature space's setting from the config (the spaces are a list of mappings)."""
     for fs in config["feature_spaces"]:

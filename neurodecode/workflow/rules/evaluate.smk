@@ -3,7 +3,7 @@
 
 rule evaluate:
     input:
-        cache=PREPARED,
+        unpack(roi_inputs),
         scores=expand(SCOREMAP, fspace=SPACES, allow_missing=True),
     output:
         table=ROITABLE,
@@ -13,10 +13,16 @@ rule evaluate:
     log:
         "logs/evaluate/sub-{subject}.log",
     params:
+        scores=lambda wc, input: named_inputs(SPACES, input.scores),
+        labels=lambda wc, input: named_inputs(
+            [os.path.basename(a).split(".nii")[0] for a in input.atlases], input.labels
+        ),
+        metric=METRIC,
         n_bootstrap=config["evaluate"].get("n_bootstrap", 1000),
         ci=config["evaluate"].get("ci", 0.95),
         seed=config["seed"],
     shell:
-        "neurodecode evaluate --cache {input.cache} --scores {input.scores}"
+        "neurodecode evaluate --scores {params.scores} --atlas {input.atlases}"
+        " --labels {params.labels} --metric {params.metric}"
         " --n-bootstrap {params.n_bootstrap} --ci {params.ci} --seed {params.seed}"
         " --out {output.table} > {log} 2>&1"

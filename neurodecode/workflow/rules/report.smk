@@ -5,7 +5,7 @@ rule report:
     input:
         table=ROITABLE,
         scores=expand(SCOREMAP, fspace=SPACES, allow_missing=True),
-        cache=PREPARED,
+        background=background_image,
     output:
         html=REPORT,
         sidecar=sidecar(REPORT),
@@ -15,7 +15,8 @@ rule report:
         "logs/report/sub-{subject}.log",
     params:
         dataset=DATASET,
+        scores=lambda wc, input: named_inputs(SPACES, input.scores),
     shell:
         "neurodecode report --subject {wildcards.subject} --dataset {params.dataset}"
-        " --table {input.table} --scores {input.scores} --cache {input.cache}"
+        " --table {input.table} --scores {params.scores} --background {input.background}"
         " --out {output.html} > {log} 2>&1"
