@@ -199,3 +199,16 @@ def test_concurrent_runs_on_one_folder_are_refused(tmp_path):
 
     with _locked(tmp_path), pytest.raises(RuntimeError, match="in use"), _locked(tmp_path):
         pass
+
+
+def test_demo_dry_run_synthesises_then_runs_every_stage(tmp_path, capfd):
+    from neurodecode.stages.demo import DemoConfig
+    from neurodecode.stages.demo import run as demo
+
+    assert demo(DemoConfig(out=tmp_path / "demo", preset="tiny", dry_run=True)) == 0
+    text = capfd.readouterr().out
+    counts = dict(re.findall(r"^(\w+)\s+(\d+)$", text, flags=re.M))
+    assert counts["synth"] == "1" and counts["report"] == "2"
+    assert "--preset tiny" in text
+    cfg = yaml.safe_load((tmp_path / "demo" / "config.yaml").read_text())
+    assert cfg["data_root"] == str(tmp_path / "demo" / "sourcedata" / "nsd-synthetic")

@@ -47,7 +47,9 @@ def release_path(relative):
     return os.path.join(DATA_ROOT, str(relative))
 
 
-def roi_inputs(wildcards):
+# Release files are passed to stages as params with the release root as the declared input:
+# a synthesised release is one directory() output, whose files Snakemake cannot see one by one.
+def roi_files(wildcards):
     """ROI label volumes and their label tables, from the release's own layout module."""
     if DATASET != "nsd":
         raise ValueError(f"ROI summaries are wired for NSD only so far, not {DATASET}")

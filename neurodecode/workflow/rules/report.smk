@@ -5,7 +5,7 @@ rule report:
     input:
         table=ROITABLE,
         scores=expand(SCOREMAP, fspace=SPACES, allow_missing=True),
-        background=background_image,
+        root=DATA_ROOT,
     output:
         html=REPORT,
         sidecar=sidecar(REPORT),
@@ -16,7 +16,8 @@ rule report:
     params:
         dataset=DATASET,
         scores=lambda wc, input: named_inputs(SPACES, input.scores),
+        background=background_image,
     shell:
         "neurodecode report --subject {wildcards.subject} --dataset {params.dataset}"
-        " --table {input.table} --scores {params.scores} --background {input.background}"
+        " --table {input.table} --scores {params.scores} --background {params.background}"
         " --out {output.html} > {log} 2>&1"
