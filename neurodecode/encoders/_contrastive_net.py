@@ -1,0 +1,346 @@
+"""Network and configuration of the contrastive (MindEye-style) encoders.
+
+The network is ``adapter[subject] -> residual MLP backbone -> linear head`` (CLIP space), plus a
+projector head whose output is what the contrastive loss and retrieval compare with CLIP
+embeddings, and an optional second projector for CLIP *text* embeddings. One adapter per
+subject (standardisation + linear layer into the shared latent) makes the same network serve
+single-subject and MindEye2-style multi-subject training.
+
+All randomness inside the network (initialisation, dropout) comes from explicit
+``torch.Generator`` objects, never from the global generator.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import torch
+
+__all__ = [
+    "ContrastiveConfig",
+    "build_network",
+    "estimate_training_memory",
+    "get_preset",
+    "list_presets",
+]
+
+
+@dataclasses.dataclass(frozen=True)
+class ContrastiveConfig:
+    """Architecture and training hyper-parameters of a contrastive encoder.
+
+    Parameters
+    ----------
+    hidden_dim : int
+        Width of the shared latent and of the residual blocks.
+    n_blocks : int
+        Residual blocks (Linear -> LayerNorm -> GELU -> Dropout, plus the skip).
+    projector_dim : int
+        Width of the hidden layers of the retrieval (and text) projector.
+    input_dropout, dropout : float
+        Dropout after the subject adapter and inside each block.
+    epochs, batch_size : int
+        Training length; ``batch_size`` is split evenly across subjects.
+    max_lr, weight_decay, warmup_fraction : float
+        AdamW with a one-cycle schedule peaking at ``max_lr`` after ``warmup_fraction`` of the
+        steps. Biases and LayerNorm weights are not decayed.
+    mixco_fraction : float
+        Fraction of the epochs trained with BiMixCo; SoftCLIP for the rest.
+    mixco_beta, mixco_prob : float
+        Beta(beta, beta) mixing weights; probability that a sample is mixed.
+    mixco_temperature, softclip_temperature : float
+        Temperatures of the two losses.
+    mse_weight : float
+        Weight of the mean squared error between the head output and the CLIP embedding (keeps
+        :meth:`predict` in CLIP's own coordinates, usable by embedding-conditioned decoders).
+    text_weight : float
+        Weight of the text-head loss when text embeddings are given to ``fit``.
+    """
+
+    hidden_dim: int = 512
+    n_blocks: int = 2
+    projector_dim: int = 512
+    input_dropout: float = 0.5
+    dropout: float = 0.15
+    epochs: int = 60
+    batch_size: int = 128
+    max_lr: float = 1e-3
+    weight_decay: float = 1e-2
+    warmup_fraction: float = 0.1
+    mixco_fraction: float = 1 / 3
+    mixco_beta: float = 0.15
+    mixco_prob: float = 0.5
+    mixco_temperature: float = 0.05
+    softclip_temperature: float = 0.05
+    mse_weight: float = 1.0
+    text_weight: float = 0.5
+
+    def __post_init__(self) -> None:
+        for name in ("hidden_dim", "projector_dim", "epochs", "batch_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.batch_size < 2:
+            raise ValueError("batch_size must be >= 2 (contrastive losses need negatives)")
+        if self.n_blocks < 0:
+            raise ValueError(f"n_blocks must be >= 0, got {self.n_blocks}")
+        for name in ("input_dropout", "dropout", "mixco_fraction", "mixco_prob"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
+        if not 0.0 < self.warmup_fraction < 1.0:
+            raise ValueError(f"warmup_fraction must be in (0, 1), got {self.warmup_fraction}")
+        for name in ("max_lr", "mixco_beta", "mixco_temperature", "softclip_temperature"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
+
+    def replace(self, **changes: Any) -> ContrastiveConfig:
+        """Copy with some fields changed."""
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ContrastiveConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"unknown ContrastiveConfig fields: {sorted(unknown)}")
+        return cls(**data)
+
+
+# Presets. "synthetic-cpu" is sized for the synthetic demo world on a laptop CPU. The MindEye
+# presets use MindEye1's widths (4096-wide latent, 4 residual blocks, 2048-wide projector) and
+# MindEye1's temperatures; their memory, for the NSD input sizes, is in ``_PRESET_NOTES``.
+_PRESETS: dict[str, ContrastiveConfig] = {
+    "synthetic-cpu": ContrastiveConfig(),
+    "mindeye-nsdgeneral": ContrastiveConfig(
+        hidden_dim=4096,
+        n_blocks=4,
+        projector_dim=2048,
+        epochs=240,
+        batch_size=128,
+        max_lr=3e-4,
+        warmup_fraction=2 / 240,
+        mixco_temperature=0.006,
+        softclip_temperature=0.005,
+    ),
+    "mindeye-wholebrain": ContrastiveConfig(
+        hidden_dim=1024,
+        n_blocks=4,
+        projector_dim=2048,
+        epochs=240,
+        batch_size=128,
+        max_lr=3e-4,
+        warmup_fraction=2 / 240,
+        mixco_temperature=0.006,
+        softclip_temperature=0.005,
+    ),
+}
+
+
+def list_presets() -> list[str]:
+    """Names accepted by :func:`get_preset` (and as ``config=`` of the encoders)."""
+    return sorted(_PRESETS)
+
+
+def get_preset(name: str) -> ContrastiveConfig:
+    """The :class:`ContrastiveConfig` of a named preset.
+
+    Presets
+    -------
+    synthetic-cpu
+        512-wide, 2 blocks; trains on the synthetic demo world on 2 CPU cores in minutes.
+    mindeye-nsdgeneral
+        MindEye1 widths for nsdgeneral input (about 15.7k voxels) to a 768-d CLIP ViT-L/14
+        embedding. Computed with :func:`estimate_training_memory` (not measured) for 15,724
+        voxels, 768-d targets, batch 128, fp32, AdamW: 142.1 M parameters, 2.12 GiB for
+        parameters + gradients + AdamW state, 0.06 GiB of activations: fits one 8 GB GPU.
+    mindeye-wholebrain
+        1024-wide latent so that a whole-brain input layer stays small: for 200,000 voxels,
+        768-d targets, batch 128: 217.2 M parameters, 3.24 GiB for parameters + gradients +
+        AdamW state, 0.21 GiB of activations (computed, not measured).
+    """
+    try:
+        return _PRESETS[name]
+    except KeyError:
+        raise ValueError(f"unknown preset {name!r}; choose from {list_presets()}") from None
+
+
+def build_network(
+    config: ContrastiveConfig,
+    n_voxels: Mapping[str, int],
+    clip_dim: int,
+    text_dim: int | None = None,
+) -> torch.nn.Module:
+    """Build the (uninitialised) network; see :func:`init_parameters`."""
+    import torch
+    from torch import nn
+
+    class SeededDropout(nn.Module):
+        """Dropout drawing its mask from ``self.generator`` (set by the trainer)."""
+
+        def __init__(self, p: float) -> None:
+            super().__init__()
+            self.p = p
+            self.generator: torch.Generator | None = None
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            if not self.training or self.p == 0.0:
+                return x
+            keep = torch.rand(x.shape, generator=self.generator, device=x.device) >= self.p
+            return x * keep.to(x.dtype) / (1.0 - self.p)
+
+    class Standardize(nn.Module):
+        def __init__(self, n: int) -> None:
+            super().__init__()
+            self.register_buffer("mean", torch.zeros(n))
+            self.register_buffer("scale", torch.ones(n))
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return (x - self.mean) / self.scale
+
+    def adapter(n: int) -> nn.Module:
+        return nn.Sequential(
+            Standardize(n),
+            nn.Linear(n, config.hidden_dim),
+            nn.LayerNorm(config.hidden_dim),
+            nn.GELU(),
+            SeededDropout(config.input_dropout),
+        )
+
+    def block() -> nn.Module:
+        h = config.hidden_dim
+        return nn.Sequential(
+            nn.Linear(h, h), nn.LayerNorm(h), nn.GELU(), SeededDropout(config.dropout)
+        )
+
+    def projector(out_dim: int) -> nn.Module:
+        p = config.projector_dim
+        return nn.Sequential(
+            nn.LayerNorm(clip_dim),
+            nn.GELU(),
+            nn.Linear(clip_dim, p),
+            nn.LayerNorm(p),
+            nn.GELU(),
+            nn.Linear(p, p),
+            nn.LayerNorm(p),
+            nn.GELU(),
+            nn.Linear(p, out_dim),
+        )
+
+    class ContrastiveNetwork(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.adapters = nn.ModuleDict({s: adapter(n) for s, n in n_voxels.items()})
+            self.blocks = nn.ModuleList([block() for _ in range(config.n_blocks)])
+            self.head = nn.Linear(config.hidden_dim, clip_dim)
+            self.projector = projector(clip_dim)
+            self.text_projector = projector(text_dim) if text_dim else None
+
+        def add_subject(self, subject: str, n: int) -> nn.Module:
+            _check_subject(subject)
+            self.adapters[subject] = adapter(n)
+            return self.adapters[subject]
+
+        def forward(
+            self, latent: torch.Tensor
+        ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+            """Shared part: latent -> (CLIP-space embedding, retrieval, text projections)."""
+            h = latent
+            for blk in self.blocks:
+                h = h + blk(h)
+            emb = self.head(h)
+            text = self.text_projector(emb) if self.text_projector is not None else None
+            return emb, self.projector(emb), text
+
+    for subject in n_voxels:
+        _check_subject(subject)
+    return ContrastiveNetwork()
+
+
+def init_parameters(module: torch.nn.Module, generator: torch.Generator) -> None:
+    """PyTorch's default Linear initialisation (U(+-1/sqrt(fan_in))) drawn from ``generator``.
+
+    Parameters are drawn on the CPU and copied, so CPU and GPU runs start from the same weights.
+    """
+    import torch
+    from torch import nn
+
+    with torch.no_grad():
+        for m in module.modules():
+            if isinstance(m, nn.Linear):
+                bound = 1.0 / math.sqrt(m.in_features)
+                for p in (m.weight, m.bias):
+                    if p is not None:
+                        values = torch.empty(p.shape).uniform_(-bound, bound, generator=generator)
+                        p.copy_(values)
+            elif isinstance(m, nn.LayerNorm):
+                nn.init.ones_(m.weight)
+                nn.init.zeros_(m.bias)
+
+
+def set_dropout_generator(module: torch.nn.Module, generator: torch.Generator | None) -> None:
+    """Point every seeded dropout layer of ``module`` at ``generator``."""
+    for m in module.modules():
+        if hasattr(m, "generator") and hasattr(m, "p"):
+            m.generator = generator
+
+
+def estimate_training_memory(
+    config: ContrastiveConfig,
+    n_voxels: int,
+    clip_dim: int,
+    text_dim: int | None = None,
+    batch_size: int | None = None,
+    bytes_per_value: int = 4,
+) -> dict[str, float]:
+    """Analytic (computed, not measured) training memory of one subject's network.
+
+    The network is built on PyTorch's ``meta`` device, so nothing is allocated. Parameters count
+    four times (weights, gradients, AdamW's two moments). Activations are the outputs of every
+    leaf layer for one training batch, i.e. what autograd keeps for the backward pass; allocator
+    overhead, the CUDA context (~0.5 GiB) and cuBLAS workspaces are not included.
+
+    Returns
+    -------
+    dict
+        ``n_parameters``, ``parameter_state_gib`` (weights + gradients + AdamW state),
+        ``activation_gib``, ``total_gib``.
+    """
+    import torch
+
+    batch = int(batch_size or config.batch_size)
+    with torch.device("meta"):
+        net = build_network(config, {"s": n_voxels}, clip_dim, text_dim)
+        n_params = sum(p.numel() for p in net.parameters())
+        outputs: list[int] = []
+
+        def hook(_m: Any, _inp: Any, out: Any) -> None:
+            if isinstance(out, torch.Tensor):
+                outputs.append(out.numel())
+
+        leaves = [m for m in net.modules() if not list(m.children())]
+        handles = [m.register_forward_hook(hook) for m in leaves]
+        net.train()
+        x = torch.empty(batch, n_voxels)
+        net(net.adapters["s"](x))
+        for h in handles:
+            h.remove()
+    gib = 1024.0**3
+    state = 4 * n_params * bytes_per_value / gib
+    acts = (sum(outputs) + batch * n_voxels) * bytes_per_value / gib
+    return {
+        "n_parameters": float(n_params),
+        "parameter_state_gib": state,
+        "activation_gib": acts,
+        "total_gib": state + acts,
+    }
+
+
+def _check_subject(subject: str) -> None:
+    if not subject or "." in subject:
+        raise ValueError(f"subject labels must be non-empty and contain no '.', got {subject!r}")
