@@ -174,3 +174,31 @@ def test_presets_and_memory_estimate():
         assert f"{est_['n_parameters'] / 1e6:.1f}" == n_params_m
         assert f"{est_['parameter_state_gib']:.2f} GiB" in doc
         assert f"{est_['activation_gib']:.2f} GiB" in doc
+
+
+def test_cuda_requested_without_cuda_raises():
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("CUDA is available here")
+    X_tr, Y_tr, _, _ = make_problem(n_train=30, n_test=5, n_voxels=10)
+    with pytest.raises(RuntimeError, match="CUDA is not available"):
+        ContrastiveEncoder(TINY, device="cuda").fit(X_tr, Y_tr)
+
+
+@pytest.mark.gpu
+def test_trains_on_gpu_and_reloads_on_cpu(tmp_path):
+    import torch
+
+    if not torch.cuda.is_available():
+        pytest.skip("needs CUDA")
+    X_tr, Y_tr, X_te, Y_te = make_problem()
+    enc = ContrastiveEncoder(SMALL, random_state=0, device="cuda").fit(X_tr, Y_tr)
+    assert next(enc.network_.parameters()).device.type == "cuda"
+    res = enc.retrieval(X_te, Y_te)
+    assert res.image_given_brain > 0.6 and res.brain_given_image > 0.6
+    again = ContrastiveEncoder(SMALL, random_state=0, device="cuda").fit(X_tr, Y_tr)
+    np.testing.assert_allclose(again.embed(X_te), enc.embed(X_te), atol=1e-3)
+    enc.save(tmp_path / "gpu")
+    cpu = ContrastiveEncoder.load(tmp_path / "gpu", device="cpu")
+    np.testing.assert_allclose(cpu.embed(X_te), enc.embed(X_te), atol=1e-4)
