@@ -27,11 +27,13 @@ def write_betas(path: Path, data_xyzt: np.ndarray, fmt: str, chunks="voxel") -> 
         if chunks is None:
             fh.create_dataset("betas", data=arr)
         else:
-            fh.create_dataset("betas", data=arr, chunks=(t, 1, 1, 1) if chunks == "voxel" else chunks)
+            shape = (t, 1, 1, 1) if chunks == "voxel" else chunks
+            fh.create_dataset("betas", data=arr, chunks=shape)
 
 
-def write_tree(root: Path, subject: str = "subj01", sessions: int = 3, per_session: int = 12,
-               seed: int = 0) -> dict:
+def write_tree(
+    root: Path, subject: str = "subj01", sessions: int = 3, per_session: int = 12, seed: int = 0
+) -> dict:
     """Write expdesign, brain mask, nsdgeneral (+ctab), ncsnr and session betas (both formats)."""
     rng = np.random.default_rng(seed)
     n_images = sessions * per_session // 3
@@ -40,28 +42,43 @@ def write_tree(root: Path, subject: str = "subj01", sessions: int = 3, per_sessi
     subjectim = np.tile(np.arange(1, n_images + 1) * 7, (8, 1))
     expdesign = root / nsd.expdesign_path()
     expdesign.parent.mkdir(parents=True, exist_ok=True)
-    scipy.io.savemat(expdesign, {"masterordering": master[None, :], "subjectim": subjectim,
-                                 "sharedix": np.arange(1, n_shared + 1) * 7})
+    scipy.io.savemat(
+        expdesign,
+        {
+            "masterordering": master[None, :],
+            "subjectim": subjectim,
+            "sharedix": np.arange(1, n_shared + 1) * 7,
+        },
+    )
     brain = np.zeros(GRID, dtype=bool)
     brain[1:6, 1:5, 1:4] = True
     general = np.where(brain, 0, -1).astype(np.float32)
     general[2:5, 1:4, 1:3] = 1
-    for rel, vol in ((nsd.brainmask_path(subject), brain.astype(np.float32)),
-                     (nsd.roi_path(subject, "nsdgeneral"), general)):
+    for rel, vol in (
+        (nsd.brainmask_path(subject), brain.astype(np.float32)),
+        (nsd.roi_path(subject, "nsdgeneral"), general),
+    ):
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
         nib.save(nib.Nifti1Image(vol, AFFINE), root / rel)
     ctab = root / nsd.ctab_path(subject, "nsdgeneral")
     ctab.parent.mkdir(parents=True, exist_ok=True)
     ctab.write_text("0 Unknown\n1 nsdgeneral\n")
     ncsnr = np.where(brain, rng.uniform(0.1, 1, GRID), np.nan).astype(np.float32)
+    (root / nsd.betas_dir(subject)).mkdir(parents=True, exist_ok=True)
     nib.save(nib.Nifti1Image(ncsnr, AFFINE), root / nsd.ncsnr_path(subject))
     betas = []
     for s in range(1, sessions + 1):
-        data = rng.integers(-900, 900, GRID + (per_session,)).astype(np.int16)
+        data = rng.integers(-900, 900, (*GRID, per_session)).astype(np.int16)
         data[~brain] = 0
         data[3, 2, 1] = 17  # a constant voxel inside nsdgeneral
         betas.append(data)
         for fmt in ("hdf5", "nii.gz"):
             write_betas(root / nsd.session_betas_path(subject, s, fmt), data, fmt)
-    return {"master": master, "shared": n_shared, "brain": brain, "general": general > 0,
-            "betas": betas, "per_session": per_session}
+    return {
+        "master": master,
+        "shared": n_shared,
+        "brain": brain,
+        "general": general > 0,
+        "betas": betas,
+        "per_session": per_session,
+    }

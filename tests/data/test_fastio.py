@@ -45,8 +45,9 @@ def test_hdf5_matches_h5py(tmp_path, monkeypatch, chunks, walk):
 def test_hdf5_unallocated_chunks_read_fill_value(tmp_path, monkeypatch):
     path = tmp_path / "s.hdf5"
     with h5py.File(path, "w") as fh:
-        ds = fh.create_dataset("betas", shape=(5, 3, 3, 3), dtype="i2", chunks=(5, 1, 1, 1),
-                               fillvalue=-7)
+        ds = fh.create_dataset(
+            "betas", shape=(5, 3, 3, 3), dtype="i2", chunks=(5, 1, 1, 1), fillvalue=-7
+        )
         ds[:, 1, 1, 1] = np.arange(5)
     ijk = np.array([[1, 1, 1], [0, 0, 0], [2, 1, 1]])
     for cost in (0, 10**9):
@@ -84,7 +85,7 @@ def test_truncated_gzip_names_file(tmp_path):
     nib.save(nib.Nifti1Image(data, AFFINE), path)
     blob = path.read_bytes()
     path.write_bytes(blob[: len(blob) * 2 // 3])
-    with pytest.raises(ReleaseError, match="betas_session01.nii.gz"):
+    with pytest.raises(ReleaseError, match=r"betas_session01\.nii\.gz"):
         read_masked_betas(path, mask_to_ijk(mask))
 
 
@@ -95,7 +96,7 @@ def test_corrupt_gzip_crc_names_file(tmp_path):
     blob = bytearray(gzip.compress(raw))
     blob[-8] ^= 0xFF  # CRC32 in the trailer
     path.write_bytes(bytes(blob))
-    with pytest.raises(ReleaseError, match="s.nii.gz"):
+    with pytest.raises(ReleaseError, match=r"s\.nii\.gz"):
         read_masked_betas(path, mask_to_ijk(mask))
 
 
@@ -104,7 +105,7 @@ def test_short_nifti_data_names_file(tmp_path):
     path = tmp_path / "s.nii.gz"
     raw = nib.Nifti1Image(data, AFFINE).to_bytes()
     path.write_bytes(gzip.compress(raw[: len(raw) - 1000]))  # valid gzip, data too short
-    with pytest.raises(ReleaseError, match="truncated.*trial volume"):
+    with pytest.raises(ReleaseError, match=r"truncated.*trial volume"):
         read_masked_betas(path, mask_to_ijk(mask))
 
 
@@ -112,11 +113,11 @@ def test_wrong_shape_hdf5_names_file(tmp_path):
     path = tmp_path / "betas_session02.hdf5"
     with h5py.File(path, "w") as fh:
         fh["betas"] = np.zeros((4, 3, 3), dtype=np.int16)
-    with pytest.raises(ReleaseError, match="betas_session02.hdf5.*shape"):
+    with pytest.raises(ReleaseError, match=r"betas_session02\.hdf5.*shape"):
         read_masked_betas(path, np.zeros((1, 3), int))
     with h5py.File(path, "w") as fh:
         fh["betas"] = np.zeros((4, 2, 2, 2), dtype=np.int16)  # grid smaller than the mask
-    with pytest.raises(ReleaseError, match="betas_session02.hdf5.*grid"):
+    with pytest.raises(ReleaseError, match=r"betas_session02\.hdf5.*grid"):
         read_masked_betas(path, np.array([[5, 0, 0]]))
     with pytest.raises(ReleaseError, match="trials"):
         read_masked_betas(path, np.array([[1, 0, 0]]), n_trials=750)
@@ -130,7 +131,7 @@ def test_truncated_hdf5_names_file(tmp_path, monkeypatch, walk):
     write_betas(path, data, "hdf5")
     blob = path.read_bytes()
     path.write_bytes(blob[: len(blob) - 3000])
-    with pytest.raises(ReleaseError, match="betas_session03.hdf5"):
+    with pytest.raises(ReleaseError, match=r"betas_session03\.hdf5"):
         read_masked_betas(path, mask_to_ijk(mask))
 
 
