@@ -121,7 +121,8 @@ class _ContrastiveBase(BaseEstimator):
         out = []
         with torch.no_grad():
             for start in range(0, len(X), batch_size):
-                x = torch.as_tensor(np.asarray(X[start : start + batch_size]), device=dev)
+                block = np.asarray(X[start : start + batch_size], dtype=np.float32)
+                x = torch.as_tensor(block, device=dev)
                 emb, proj, text = net(net.adapters[subject](x))
                 if which == "predict":
                     out.append(emb)
@@ -292,8 +293,8 @@ def _check_voxels(X: Any, n_voxels: int | None) -> Any:
         raise ValueError(f"voxels must be 2-D (n_samples, n_voxels), got shape {X.shape}")
     if n_voxels is not None and X.shape[1] != n_voxels:
         raise ValueError(f"expected {n_voxels} voxels, got {X.shape[1]}")
-    if isinstance(X, np.ndarray) and X.dtype != np.float32:
-        X = X.astype(np.float32)
+    # Arrays are left as they are (a float64 memmap must not be copied into RAM here); every
+    # batch is converted to float32 when it is read.
     return X
 
 

@@ -175,8 +175,13 @@ def build_network(
     n_voxels: Mapping[str, int],
     clip_dim: int,
     text_dim: int | None = None,
-) -> torch.nn.Module:
-    """Build the (uninitialised) network; see :func:`init_parameters`."""
+) -> Any:
+    """Build the (uninitialised) network; see :func:`init_parameters`.
+
+    Returns a ``torch.nn.Module`` with ``adapters`` (ModuleDict), ``blocks``, ``head``,
+    ``projector``, ``text_projector`` (or None), ``add_subject(subject, n_voxels)`` and
+    ``forward(latent) -> (clip_embedding, retrieval_projection, text_projection or None)``.
+    """
     import torch
     from torch import nn
 
@@ -195,6 +200,9 @@ def build_network(
             return x * keep.to(x.dtype) / (1.0 - self.p)
 
     class Standardize(nn.Module):
+        mean: torch.Tensor
+        scale: torch.Tensor
+
         def __init__(self, n: int) -> None:
             super().__init__()
             self.register_buffer("mean", torch.zeros(n))
@@ -287,7 +295,7 @@ def set_dropout_generator(module: torch.nn.Module, generator: torch.Generator | 
     """Point every seeded dropout layer of ``module`` at ``generator``."""
     for m in module.modules():
         if hasattr(m, "generator") and hasattr(m, "p"):
-            m.generator = generator
+            m.generator = generator  # type: ignore[assignment]
 
 
 def estimate_training_memory(

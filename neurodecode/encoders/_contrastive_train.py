@@ -45,12 +45,13 @@ class SubjectData:
 
 def fit_standardizer(voxels: Any) -> tuple[np.ndarray, np.ndarray]:
     """Per-voxel mean and standard deviation, read in row chunks (works on memmaps)."""
-    n = len(voxels)
-    total = sq = None
+    n, n_voxels = len(voxels), voxels.shape[1]
+    total = np.zeros(n_voxels)
+    sq = np.zeros(n_voxels)
     for start in range(0, n, _CHUNK):
         block = np.asarray(voxels[start : start + _CHUNK], dtype=np.float64)
-        total = block.sum(0) if total is None else total + block.sum(0)
-        sq = (block**2).sum(0) if sq is None else sq + (block**2).sum(0)
+        total += block.sum(0)
+        sq += (block**2).sum(0)
     mean = total / n
     var = np.maximum(sq / n - mean**2, 0.0)
     scale = np.sqrt(var)
@@ -64,7 +65,7 @@ def _index_stream(n: int, rng: np.random.Generator) -> Iterator[int]:
 
 
 def train_network(
-    net: torch.nn.Module,
+    net: Any,
     data: Sequence[SubjectData],
     config: ContrastiveConfig,
     *,
@@ -162,7 +163,7 @@ def _step(
             lam = torch.ones(b, device=device)
         latents.append(net.adapters[d.subject](x))
         images.append(torch.as_tensor(d.image[idx], dtype=torch.float32, device=device))
-        if use_text:
+        if use_text and d.text is not None:
             texts.append(torch.as_tensor(d.text[idx], dtype=torch.float32, device=device))
         perms.append(perm)
         lams.append(lam)
@@ -187,11 +188,12 @@ def _step(
 
 
 def _param_groups(
-    net: torch.nn.Module, params: list[torch.nn.Parameter], weight_decay: float
+    net: Any, params: list[torch.nn.Parameter], weight_decay: float
 ) -> list[dict[str, Any]]:
     """Decay weight matrices only; biases and LayerNorm parameters (1-D) are not decayed."""
     wanted = {id(p) for p in params}
-    decay, no_decay = [], []
+    decay: list[torch.nn.Parameter] = []
+    no_decay: list[torch.nn.Parameter] = []
     for p in net.parameters():
         if id(p) in wanted and p.requires_grad:
             (decay if p.ndim >= 2 else no_decay).append(p)

@@ -198,7 +198,9 @@ class MultiSubjectContrastiveEncoder(_ContrastiveBase):
         self.finetune_history_ = dict(meta["finetune_history"])
 
 
-def _same_keys(X: Mapping[str, Any], y: Mapping[str, Any], y_text: Mapping[str, Any] | None):
+def _same_keys(
+    X: Mapping[str, Any], y: Mapping[str, Any], y_text: Mapping[str, Any] | None
+) -> list[str]:
     if not isinstance(X, Mapping) or not isinstance(y, Mapping):
         raise TypeError("X and y must be mappings from subject label to array")
     if set(X) != set(y) or (y_text is not None and set(y_text) != set(X)):
@@ -210,5 +212,5 @@ def _same_keys(X: Mapping[str, Any], y: Mapping[str, Any], y_text: Mapping[str, 
 
 def _entropy(random_state: int | None) -> int:
     if random_state is None:
-        return int(np.random.SeedSequence().entropy % (2**63))
+        return int(np.random.SeedSequence().generate_state(2, np.uint64)[0] >> np.uint64(1))
     return int(random_state)

@@ -121,7 +121,9 @@ def run(cfg: ContrastiveStageConfig) -> Path:
     from neurodecode.encoders._contrastive_net import get_preset
     from neurodecode.metrics._retrieval import rank_candidates, retrieval_accuracy
 
-    record = RunRecord(stage="contrastive", config=cfg, seed=cfg.seed, device=cfg.device)
+    record = RunRecord(
+        stage="contrastive", config=dataclasses.asdict(cfg), seed=cfg.seed, device=cfg.device
+    )
     d = _read_split(cfg)
     Y_train, Y_test = _lookup(cfg.features, d["train_ids"]), _lookup(cfg.features, d["test_ids"])
     T_train = T_test = None
@@ -186,7 +188,8 @@ def report_data(path: str | Path) -> dict[str, Any]:
 
     res = read_json(path)
     models = [m for m in ("contrastive", "ridge_baseline", "text") if m in res]
-    table, curves = [], {}
+    table: list[dict[str, Any]] = []
+    curves: dict[str, dict[str, list[float]]] = {}
     for m in models:
         r = res[m]
         curves[m] = {}
