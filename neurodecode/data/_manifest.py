@@ -1,0 +1,98 @@
+"""Manifests of the real NSD and BOLD5000 releases, generated from the layout modules.
+
+A manifest lists every file the readers use, relative to the release root, with what is known of
+it: shape and dtype of beta files, expected bytes (exact for uncompressed HDF5 data,
+``null`` where only an approximation exists), ``sha256`` (always ``null``: neither release
+publishes checksums; the field is kept so a user can record their own) and tags
+(subject, session, kind). The committed ``data_manifests/*.json`` are the output of
+:func:`build_manifest`; a test checks that regenerating gives the committed files.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from neurodecode.data import _bold5000_layout as b5k
+from neurodecode.data import _nsd_layout as nsd
+
+__all__ = ["BOLD5000_GRIDS", "NSD_GRIDS", "build_manifest", "write_manifests"]
+
+#: func1pt8mm (X, Y, Z) grid per subject (DATA_FORMATS A1).
+NSD_GRIDS = {
+    "subj01": (81, 104, 83), "subj02": (82, 106, 84), "subj03": (81, 106, 82),
+    "subj04": (85, 99, 80), "subj05": (79, 97, 78), "subj06": (85, 113, 83),
+    "subj07": (78, 95, 81), "subj08": (80, 103, 78),
+}  # fmt: skip
+#: 2 mm T1w grid per subject (DATA_FORMATS B1).
+BOLD5000_GRIDS = {"CSI1": (71, 89, 72), "CSI2": (72, 92, 70), "CSI3": (72, 88, 67),
+                  "CSI4": (70, 89, 70)}  # fmt: skip
+
+
+def _entry(path: Path, kind: str, **extra: Any) -> dict[str, Any]:
+    return {"path": path.as_posix(), "kind": kind, "bytes": None, "sha256": None, **extra}
+
+
+def _nsd() -> dict[str, Any]:
+    files = [_entry(nsd.expdesign_path(), "expdesign"), _entry(nsd.stim_info_path(), "stim_info")]
+    t = nsd.TRIALS_PER_SESSION
+    for subj in nsd.SUBJECTS:
+        x, y, z = NSD_GRIDS[subj]
+        tags = {"subject": subj}
+        files += [
+            _entry(nsd.responses_path(subj), "responses", tags=tags),
+            _entry(nsd.brainmask_path(subj), "brainmask", shape=[x, y, z], tags=tags),
+            _entry(nsd.roi_path(subj, "nsdgeneral"), "roi", shape=[x, y, z], tags=tags),
+            _entry(nsd.ncsnr_path(subj), "ncsnr", shape=[x, y, z], dtype="float32", tags=tags),
+        ]
+        for s in range(1, nsd.SESSIONS_COMPLETED[subj] + 1):
+            stags = {"subject": subj, "session": s}
+            data_bytes = 2 * t * x * y * z
+            files.append(_entry(nsd.session_betas_path(subj, s, "hdf5"), "betas", format="hdf5",
+                                shape=[t, z, y, x], dtype="int16", min_bytes=data_bytes,
+                                tags=stags))  # fmt: skip
+            files.append(_entry(nsd.session_betas_path(subj, s, "nii.gz"), "betas",
+                                format="nii.gz", shape=[x, y, z, t], dtype="int16",
+                                uncompressed_bytes=352 + data_bytes, tags=stags))  # fmt: skip
+    return {"dataset": "nsd", "checksums": "none published by the release", "files": files}
+
+
+def _bold5000() -> dict[str, Any]:
+    files = []
+    for subj in b5k.SUBJECTS:
+        tags = {"subject": subj}
+        files += [
+            _entry(b5k.roi_mat_path(subj), "roi_data", tags=tags),
+            _entry(b5k.stim_list_path(subj), "stim_list", tags=tags),
+            _entry(
+                b5k.brainmask_path(subj), "brainmask", shape=list(BOLD5000_GRIDS[subj]), tags=tags
+            ),
+            _entry(b5k.imgnames_path(subj), "imgnames", tags=tags),
+        ]
+        for s in range(1, b5k.SESSIONS[subj] + 1):
+            # Trials per session vary (333 or 370 per run set): only the grid is fixed.
+            files.append(_entry(b5k.beta_session_path(subj, s), "betas", format="nii.gz",
+                                shape=[*BOLD5000_GRIDS[subj], None],
+                                tags={"subject": subj, "session": s}))  # fmt: skip
+    return {"dataset": "bold5000", "checksums": "none published by the release", "files": files}
+
+
+def build_manifest(dataset: str) -> dict[str, Any]:
+    """The manifest of the real ``dataset`` release (``"nsd"`` or ``"bold5000"``)."""
+    if dataset == "nsd":
+        return _nsd()
+    if dataset == "bold5000":
+        return _bold5000()
+    raise ValueError(f"unknown dataset {dataset!r}")
+
+
+def write_manifests(folder: str | os.PathLike[str]) -> list[Path]:
+    """(Re)write ``folder/nsd.json`` and ``folder/bold5000.json``."""
+    out = []
+    for name in ("nsd", "bold5000"):
+        path = Path(folder) / f"{name}.json"
+        path.write_text(json.dumps(build_manifest(name), indent=1) + "\n")
+        out.append(path)
+    return out
