@@ -1,20 +1,21 @@
 """``neurodecode contrastive``: train a contrastive encoder for one subject and evaluate retrieval.
 
-Inputs (HDF5; dataset names are options, defaults below, until the data contracts fix them):
+Inputs:
 
-* ``--cache``: ``betas`` (n_trials, n_voxels) float, ``stim_ids`` (n_trials,) int, ``split``
-  (n_trials,) bytes/str with ``train`` / ``test``; optional ``roi/<name>`` boolean voxel masks
-  (used by ``--ablation``).
-* ``--features``: ``stim_ids`` (n_stimuli,) int and ``features`` (n_stimuli, d): CLIP image
-  embeddings. ``--text-features`` (same layout, e.g. mean CLIP text embedding of the captions)
-  adds the text head.
+* ``--cache-dir`` / ``--subject`` / ``--space``: the prepared cache written by ``neurodecode
+  prepare`` (:func:`neurodecode.data.load_prepared`). ``--roi`` picks the voxel columns (an
+  atlas or label name of the cache, e.g. ``nsdgeneral``); without it the whole prepared brain
+  is used. Training betas are streamed batch by batch from the cache's memory map.
+* ``--features``: HDF5 with ``stim_ids`` (n_stimuli,) and ``features`` (n_stimuli, d): CLIP
+  image embeddings keyed by stimulus id. ``--text-features`` (same layout, e.g. the mean CLIP
+  text embedding of each image's captions) adds the text head.
 
-Training uses single trials; test trials are averaged over repeats per stimulus (NSD
-convention). Outputs in ``--out``: ``sub-<S>_desc-contrastive_model/`` (config.json +
-model.safetensors), ``sub-<S>_desc-contrastive_retrieval.json`` (retrieval of the encoder and of
-a ridge voxels->CLIP baseline, top-k curves, example retrievals, optional text retrieval and ROI
-ablation) with its provenance sidecar. :func:`report_data` and :func:`retrieval_curve_png` turn
-that file into what the report shows.
+Training uses single trials of the ``train`` split; ``test`` trials are averaged over repeats
+per stimulus (NSD convention). Outputs in ``--out``: ``sub-<S>_desc-contrastive_model/``
+(config.json + model.safetensors) and ``sub-<S>_desc-contrastive_retrieval.json`` (retrieval
+of the encoder and of a ridge voxels->CLIP baseline on the same draws, top-k curves, example
+retrievals, optional text retrieval and per-ROI ablation) with its provenance sidecar.
+:func:`report_data` and :func:`retrieval_curve_png` turn that file into what the report shows.
 """
 
 from __future__ import annotations
@@ -35,14 +36,20 @@ class ContrastiveStageConfig:
     ----------
     subject : str
         Subject label (``subj01``).
-    cache, features : Path
-        Prepared betas and CLIP image features (layout in the module docstring).
+    cache_dir : Path
+        The ``--out`` folder of ``neurodecode prepare``.
+    features : Path
+        CLIP image features keyed by stimulus id (layout in the module docstring).
     out : Path
         Output folder.
+    space : str
+        Grid of the prepared cache.
+    roi : str, optional
+        Voxel columns used (atlas or label name in the cache); None = the whole prepared brain.
     text_features : Path, optional
         CLIP text features of the captions, keyed by stimulus id.
     preset : str
-        Encoder preset (``neurodecode.encoders`` presets).
+        Encoder preset (``neurodecode.encoders.list_contrastive_presets()``).
     epochs : int, optional
         Overrides the preset's epochs.
     device : str
@@ -50,17 +57,19 @@ class ContrastiveStageConfig:
     seed : int
         Seeds training and the retrieval draws.
     n_way, n_draws : int
-        Retrieval protocol.
+        Retrieval protocol (``n_way`` is capped at the number of test stimuli).
     ablation : bool
-        Report retrieval with each ``roi/<name>`` mask of the cache lesioned.
+        Also report retrieval with each ROI of the cache (within the used columns) lesioned.
     n_examples : int
         Example queries (with their top-5 retrievals) kept for the report.
     """
 
     subject: str
-    cache: Path
+    cache_dir: Path
     features: Path
     out: Path
+    space: str = "func1pt8mm"
+    roi: str | None = None
     text_features: Path | None = None
     preset: str = "synthetic-cpu"
     epochs: int | None = None
@@ -72,26 +81,50 @@ class ContrastiveStageConfig:
     n_examples: int = 8
 
 
-def _read_split(cfg: ContrastiveStageConfig) -> dict[str, Any]:
-    import h5py
+class _Rows:
+    """Row-indexable view ``betas[rows][:, cols]`` read lazily (one batch at a time)."""
+
+    def __init__(self, betas: Any, rows: Any, cols: Any) -> None:
+        self.betas, self.rows, self.cols = betas, rows, cols
+        self.shape = (len(rows), len(cols))
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, idx: Any) -> Any:
+        import numpy as np
+
+        rows = self.rows[idx]
+        order = np.argsort(rows, kind="stable")  # ascending reads from the memory map
+        block = np.empty((len(rows), len(self.cols)), dtype=np.float32)
+        block[order] = np.asarray(self.betas[rows[order]], dtype=np.float32)[:, self.cols]
+        return block
+
+
+def _read_subject(cfg: ContrastiveStageConfig) -> dict[str, Any]:
     import numpy as np
 
-    with h5py.File(cfg.cache, "r") as fh:
-        betas = np.asarray(fh["betas"], dtype=np.float32)
-        stim = np.asarray(fh["stim_ids"]).astype(np.int64)
-        split = np.array([s.decode() if isinstance(s, bytes) else str(s) for s in fh["split"]])
-        rois = {k: np.asarray(v, dtype=bool) for k, v in fh["roi"].items()} if "roi" in fh else {}
-    train, test = split == "train", split == "test"
-    if not train.any() or not test.any():
-        raise ValueError(f"{cfg.cache}: needs both 'train' and 'test' trials in 'split'")
-    test_ids = np.unique(stim[test])
-    test_betas = np.stack([betas[test & (stim == s)].mean(axis=0) for s in test_ids])
+    from neurodecode.data._cache import load_prepared
+
+    subject = load_prepared(cfg.cache_dir, cfg.subject, cfg.space)
+    if cfg.roi is None:
+        cols = np.arange(subject.n_voxels)
+    elif cfg.roi in subject.rois:
+        cols = np.flatnonzero(subject.rois[cfg.roi])
+    else:
+        raise ValueError(f"no ROI {cfg.roi!r} in the cache; ROIs: {sorted(subject.rois)}")
+    train_rows = subject.split("train")
+    stim = subject.trials["stim_id"].to_numpy().astype(np.int64)
+    X_test, test_ids = subject.select(roi=cfg.roi, split="test", average_repeats=True)
+    rois = {name: mask[cols] for name, mask in subject.rois.items() if name != cfg.roi}
     return {
-        "X_train": betas[train],
-        "train_ids": stim[train],
-        "X_test": test_betas,
-        "test_ids": test_ids,
-        "rois": rois,
+        "X_train": _Rows(subject.betas, train_rows, cols),
+        "train_ids": stim[train_rows],
+        "X_test": X_test,
+        "test_ids": np.asarray(test_ids, dtype=np.int64),
+        "rois": {name: m for name, m in rois.items() if m.any() and not m.all()},
+        "split_hash": subject.split_hash,
+        "inputs": list(subject.paths.outputs),
     }
 
 
@@ -124,7 +157,8 @@ def run(cfg: ContrastiveStageConfig) -> Path:
     record = RunRecord(
         stage="contrastive", config=dataclasses.asdict(cfg), seed=cfg.seed, device=cfg.device
     )
-    d = _read_split(cfg)
+    d = _read_subject(cfg)
+    record.split_hash = d["split_hash"]
     Y_train, Y_test = _lookup(cfg.features, d["train_ids"]), _lookup(cfg.features, d["test_ids"])
     T_train = T_test = None
     if cfg.text_features is not None:
@@ -140,11 +174,16 @@ def run(cfg: ContrastiveStageConfig) -> Path:
     emb = enc.embed(d["X_test"])
     result: dict[str, Any] = {
         "subject": cfg.subject,
+        "roi": cfg.roi,
+        "n_voxels": int(d["X_test"].shape[1]),
+        "split_hash": d["split_hash"],
         "n_train_trials": len(d["X_train"]),
         "n_test_stimuli": len(d["X_test"]),
         "contrastive": retrieval_accuracy(emb, Y_test, **protocol).as_dict(),
     }
-    ridge = RidgeCV(alphas=np.logspace(-2, 6, 17)).fit(d["X_train"], Y_train)
+    X_train_ram = d["X_train"][np.arange(len(d["X_train"]))]  # ridge needs it in memory
+    ridge = RidgeCV(alphas=np.logspace(-2, 6, 17)).fit(X_train_ram, Y_train)
+    del X_train_ram
     result["ridge_baseline"] = retrieval_accuracy(ridge.predict(d["X_test"]), Y_test, **protocol)
     result["ridge_baseline"] = {**result["ridge_baseline"].as_dict(), "alpha": float(ridge.alpha_)}
     if T_test is not None:
@@ -159,7 +198,7 @@ def run(cfg: ContrastiveStageConfig) -> Path:
     ]
     if cfg.ablation:
         if not d["rois"]:
-            raise ValueError(f"--ablation needs roi/<name> masks in {cfg.cache}")
+            raise ValueError("--ablation needs ROIs in the cache that split the used voxels")
         result["ablation"] = roi_ablation(enc, d["X_test"], Y_test, d["rois"], **protocol)
 
     out = Path(cfg.out)
@@ -170,7 +209,8 @@ def run(cfg: ContrastiveStageConfig) -> Path:
         k: [result[k]["image_given_brain"], result[k]["brain_given_image"]]
         for k in ("contrastive", "ridge_baseline")
     }
-    record.write(target, inputs=[cfg.cache, cfg.features, *filter(None, [cfg.text_features])])
+    record.extra["roi"] = cfg.roi or "whole-brain (all prepared voxels)"
+    record.write(target, inputs=[*d["inputs"], cfg.features, *filter(None, [cfg.text_features])])
     return target
 
 
@@ -247,7 +287,9 @@ def register(subparsers: Any) -> None:
     """Add the ``contrastive`` sub-command."""
     p = subparsers.add_parser("contrastive", help="contrastive encoder + retrieval, one subject")
     p.add_argument("--subject", required=True)
-    p.add_argument("--cache", type=Path, required=True)
+    p.add_argument("--cache-dir", type=Path, required=True, help="--out of neurodecode prepare")
+    p.add_argument("--space", default="func1pt8mm")
+    p.add_argument("--roi", help="voxel columns (atlas/label name); default: whole brain")
     p.add_argument("--features", type=Path, required=True)
     p.add_argument("--text-features", type=Path)
     p.add_argument("--out", type=Path, required=True)

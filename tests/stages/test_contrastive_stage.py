@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,24 +16,57 @@ pytest.importorskip("torch")
 from neurodecode.stages import contrastive  # noqa: E402
 
 
+def _write_prepared_cache(root, subject, betas, stim, split, labels, names):
+    """A cache in the layout of ``neurodecode.data._cache`` (what ``prepare`` writes)."""
+    folder = root / f"sub-{subject}"
+    folder.mkdir(parents=True)
+    prefix = folder / f"sub-{subject}_space-func1pt8mm_desc-prepared"
+    np.save(f"{prefix}_bold.npy", betas.astype(np.float32))
+    n = len(stim)
+    rows = ["trial\tsession\ttrial_in_session\tstim_id\trepeat\tsplit"]
+    rows += [f"{i}\t1\t{i}\t{stim[i]}\t0\t{split[i]}" for i in range(n)]
+    (folder / f"{prefix.name}_trials.tsv").write_text("\n".join(rows) + "\n")
+    n_vox = betas.shape[1]
+    with h5py.File(f"{prefix}_bold.h5", "w") as fh:
+        fh["ijk"] = np.stack([np.arange(n_vox), np.zeros(n_vox), np.zeros(n_vox)], 1).astype(
+            np.int32
+        )
+        fh["affine"] = np.eye(4)
+        fh["shape"] = np.array([n_vox, 1, 1])
+        ds = fh.create_dataset("rois/prf-visualrois", data=labels.astype(np.int16))
+        ds.attrs["names"] = json.dumps(names)
+        fh["zscore/mean"] = np.zeros((1, n_vox), np.float32)
+        fh["zscore/std"] = np.ones((1, n_vox), np.float32)
+    outputs = {
+        p.name: p.stat().st_size
+        for p in (
+            Path(f"{prefix}_bold.npy"),
+            Path(f"{prefix}_trials.tsv"),
+            Path(f"{prefix}_bold.h5"),
+        )
+    }
+    sidecar = {"config": {}, "split_hash": "test-hash", "outputs": outputs}
+    Path(f"{prefix}_bold.json").write_text(json.dumps(sidecar))
+
+
 def _write_inputs(tmp_path):
     rng = np.random.default_rng(0)
-    n_stim, n_vox = 500, 120
+    n_stim, n_vox = 500, 150
     z = rng.normal(size=(n_stim, 8))
     clip = np.tanh(z @ rng.normal(size=(8, 16))).astype(np.float32)
     text = np.tanh(z @ rng.normal(size=(8, 12))).astype(np.float32)
     a = rng.normal(size=(8, n_vox)) / 3
+    a[:, 120:] = 0  # the last 30 voxels ("unlabelled") carry no signal
     ids = np.arange(1000, 1000 + n_stim)
     test_ids = ids[:100]
-    stim = np.concatenate([ids[100:], ids[100:], np.repeat(test_ids, 3)])
-    split = np.array(["train"] * 800 + ["test"] * 300)
+    stim = np.concatenate([ids[100:], np.repeat(test_ids, 3), ids[100:]])
+    split = np.array(["train"] * 400 + ["test"] * 300 + ["train"] * 400)
     betas = np.tanh(z[stim - 1000] @ a) + 0.8 * rng.normal(size=(len(stim), n_vox))
-    with h5py.File(tmp_path / "cache.h5", "w") as fh:
-        fh["betas"] = betas.astype(np.float32)
-        fh["stim_ids"] = stim
-        fh["split"] = split.astype("S")
-        fh["roi/V1"] = np.arange(n_vox) < 60
-        fh["roi/V2"] = np.arange(n_vox) >= 60
+    labels = np.zeros(n_vox, int)
+    labels[:60], labels[60:120] = 1, 2
+    _write_prepared_cache(
+        tmp_path / "prepared", "subj01", betas, stim, split, labels, ["V1v", "V2v"]
+    )
     for name, feats in (("clip.h5", clip), ("text.h5", text)):
         with h5py.File(tmp_path / name, "w") as fh:
             fh["stim_ids"] = ids[::-1]  # order differs from the cache's on purpose
@@ -43,7 +78,7 @@ def test_stage_cli_writes_model_retrieval_and_report_data(tmp_path):
     parser = argparse.ArgumentParser()
     contrastive.register(parser.add_subparsers())
     args = parser.parse_args(
-        ["contrastive", "--subject", "subj01", "--cache", str(tmp_path / "cache.h5"),
+        ["contrastive", "--subject", "subj01", "--cache-dir", str(tmp_path / "prepared"),
          "--features", str(tmp_path / "clip.h5"), "--text-features", str(tmp_path / "text.h5"),
          "--out", str(tmp_path / "out"), "--epochs", "15", "--ablation"]
     )  # fmt: skip
@@ -55,7 +90,12 @@ def test_stage_cli_writes_model_retrieval_and_report_data(tmp_path):
     for key in ("contrastive", "ridge_baseline", "text"):
         assert res[key]["image_given_brain"] > 0.2, key  # chance is 0.01
         assert res[key]["brain_given_image"] > 0.2, key
-    assert [r["roi"] for r in res["ablation"]] == ["none", "V1", "V2"]
+    assert res["roi"] is None and res["n_voxels"] == 150  # whole brain by default
+    assert res["split_hash"] == "test-hash"
+    by_roi = {r["roi"]: r for r in res["ablation"]}
+    assert sorted(by_roi) == ["V1v", "V2v", "none", "prf-visualrois"]
+    # Lesioning every labelled (signal-carrying) voxel leaves the unlabelled noise: chance.
+    assert by_roi["prf-visualrois"]["image_given_brain"] < 0.05
     assert all(1000 <= e["query_stim_id"] < 1100 for e in res["examples"])
     sidecar = json.loads((out / "sub-subj01_desc-contrastive_retrieval.meta.json").read_text())
     assert sidecar["stage"] == "contrastive" and "retrieval_top1" in sidecar
@@ -67,3 +107,20 @@ def test_stage_cli_writes_model_retrieval_and_report_data(tmp_path):
     pytest.importorskip("matplotlib")
     png = contrastive.retrieval_curve_png(data)
     assert png.startswith(b"\x89PNG")
+
+
+def test_roi_selection_and_lazy_rows(tmp_path):
+    _write_inputs(tmp_path)
+    cfg = contrastive.ContrastiveStageConfig(
+        subject="subj01", cache_dir=tmp_path / "prepared", features=tmp_path / "clip.h5",
+        out=tmp_path / "out", roi="V1v", epochs=2, n_draws=2,
+    )  # fmt: skip
+    res = json.loads(contrastive.run(cfg).read_text())
+    assert res["roi"] == "V1v" and res["n_voxels"] == 60
+    with pytest.raises(ValueError, match="no ROI 'FFA-1'"):
+        contrastive.run(dataclasses.replace(cfg, roi="FFA-1"))
+
+    betas = np.arange(40, dtype=np.float32).reshape(10, 4)
+    view = contrastive._Rows(betas, np.array([7, 2, 5]), np.array([3, 0]))
+    assert view.shape == (3, 2) and len(view) == 3
+    np.testing.assert_array_equal(view[np.array([2, 0, 1])], betas[[5, 7, 2]][:, [3, 0]])
