@@ -1,0 +1,53 @@
+"""Dataset access: one Subject API over NSD and BOLD5000, splits, noise ceilings, stimuli.
+
+``import neurodecode.data`` is cheap: h5py, nibabel, scipy, pandas and PIL are imported where
+files are read. Nothing here imports torch or :mod:`neurodecode.synth`.
+"""
+
+from __future__ import annotations
+
+import os
+
+from neurodecode.data._bold5000 import BOLD5000Subject, load_bold5000_subject
+from neurodecode.data._errors import ReleaseError
+from neurodecode.data._noise_ceiling import (
+    inverse_repeats,
+    ncsnr_from_repeats,
+    noise_ceiling_from_ncsnr,
+)
+from neurodecode.data._nsd import NSDSubject, load_nsd_subject
+from neurodecode.data._splits import Split, assignment_hash, make_split, trials_hash
+from neurodecode.data._stimuli import BOLD5000Stimuli, NSDStimuli
+from neurodecode.data._subject import Subject, VolumeGeometry
+
+__all__ = [
+    "BOLD5000Stimuli",
+    "BOLD5000Subject",
+    "NSDStimuli",
+    "NSDSubject",
+    "ReleaseError",
+    "Split",
+    "Subject",
+    "VolumeGeometry",
+    "assignment_hash",
+    "inverse_repeats",
+    "load_bold5000_subject",
+    "load_nsd_subject",
+    "load_subject",
+    "make_split",
+    "ncsnr_from_repeats",
+    "noise_ceiling_from_ncsnr",
+    "trials_hash",
+]
+
+
+def load_subject(dataset: str, root: str | os.PathLike[str], subject: str, **options) -> Subject:
+    """Open one subject of a release: ``dataset`` is ``"nsd"`` or ``"bold5000"``.
+
+    ``options`` go to :func:`load_nsd_subject` or :func:`load_bold5000_subject`.
+    """
+    if dataset == "nsd":
+        return load_nsd_subject(root, subject, **options)
+    if dataset == "bold5000":
+        return load_bold5000_subject(root, subject, **options)
+    raise ValueError(f"unknown dataset {dataset!r}; one of 'nsd', 'bold5000'")
