@@ -161,10 +161,13 @@ class BOLD5000Subject(Subject):
             raise ReleaseError(first, "session file is missing")
         wanted = sorted(files) if sessions is None else sorted(sessions)
         for s in wanted:
-            if s not in files:  # images of later sessions cannot be aligned past a gap
+            if s not in files:
+                # imgnames.txt is split by the lengths of all earlier sessions: a gap stops it.
+                gap = len(files) + 1
                 raise ReleaseError(
-                    folder / b5k.beta_session_path(subject, s, beta_type).name,
+                    folder / b5k.beta_session_path(subject, gap, beta_type).name,
                     "session file is missing",
+                    f"sessions 1..{s} to place the trials of session {s}",
                 )
         offsets = np.r_[0, np.cumsum(lengths)]
         if offsets[-1] > n_names:
