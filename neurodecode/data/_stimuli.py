@@ -105,8 +105,7 @@ class NSDStimuli:
 
         ``size=(H, W)`` resizes (bicubic); by default the stored size (425 x 425) is kept.
         """
-        ids = np.asarray(ids, dtype=np.int64).ravel()
-        unique, inverse = np.unique(ids, return_inverse=True)
+        unique, inverse = np.unique(np.asarray(ids, dtype=np.int64).ravel(), return_inverse=True)
         with open_hdf5(self.path) as fh:
             dset = self._brick(fh)
             if unique.size and (unique[0] < 0 or unique[-1] >= dset.shape[0]):
