@@ -233,11 +233,14 @@ class Subject:
         stim = self.trials["stim_id"].to_numpy()[rows]
         if not average_repeats:
             return data, stim
-        ids, inverse = np.unique(stim, return_inverse=True)
-        sums = np.zeros((ids.size, data.shape[1]), dtype=np.float64)
-        np.add.at(sums, inverse, data)
-        counts = np.bincount(inverse, minlength=ids.size)[:, None]
-        return (sums / counts).astype(np.float32), ids
+        ids, inverse, counts = np.unique(stim, return_inverse=True, return_counts=True)
+        if ids.size == 0:
+            return data, ids
+        # Sorted rows + reduceat: np.add.at is an order of magnitude slower on 2-D arrays.
+        order = np.argsort(inverse, kind="stable")
+        starts = np.r_[0, np.cumsum(counts)[:-1]]
+        sums = np.add.reduceat(data[order], starts, axis=0, dtype=np.float64)
+        return (sums / counts[:, None]).astype(np.float32), ids
 
     # ------------------------------------------------------------------ noise ceiling
     @cached_property
