@@ -59,6 +59,10 @@ class ContrastiveConfig:
         :meth:`predict` in CLIP's own coordinates, usable by embedding-conditioned decoders).
     text_weight : float
         Weight of the text-head loss when text embeddings are given to ``fit``.
+    input_noise : float
+        Standard deviation of Gaussian noise added to the training voxels, in units of each
+        voxel's training standard deviation (0 = none). Training with input noise is equivalent
+        to a ridge penalty on the input layer; it helps when trials are few and noisy.
     """
 
     hidden_dim: int = 512
@@ -78,6 +82,7 @@ class ContrastiveConfig:
     softclip_temperature: float = 0.05
     mse_weight: float = 1.0
     text_weight: float = 0.5
+    input_noise: float = 0.0
 
     def __post_init__(self) -> None:
         for name in ("hidden_dim", "projector_dim", "epochs", "batch_size"):
@@ -85,6 +90,8 @@ class ContrastiveConfig:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.batch_size < 2:
             raise ValueError("batch_size must be >= 2 (contrastive losses need negatives)")
+        if self.input_noise < 0:
+            raise ValueError(f"input_noise must be >= 0, got {self.input_noise}")
         if self.n_blocks < 0:
             raise ValueError(f"n_blocks must be >= 0, got {self.n_blocks}")
         for name in ("input_dropout", "dropout", "mixco_fraction", "mixco_prob"):

@@ -111,7 +111,9 @@ def train_network(
             t0 = time.perf_counter()
             losses = []
             for _ in range(steps_per_epoch):
-                loss = _step(net, data, streams, batch, config, mixing, use_text, rng, device, F)
+                loss = _step(
+                    net, data, streams, batch, config, mixing, use_text, rng, generator, device, F
+                )
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
@@ -143,6 +145,7 @@ def _step(
     mixing: bool,
     use_text: bool,
     rng: np.random.Generator,
+    generator: torch.Generator,
     device: torch.device,
     F: Any,
 ) -> torch.Tensor:
@@ -155,6 +158,12 @@ def _step(
         # Sorted indices: required by h5py datasets, harmless for in-memory arrays.
         idx = np.sort(np.fromiter((next(streams[d.subject]) for _ in range(b)), np.int64, b))
         x = torch.as_tensor(np.asarray(d.voxels[idx], dtype=np.float32), device=device)
+        if config.input_noise > 0:
+            # Gaussian input noise, in units of each voxel's training std: Tikhonov (ridge-like)
+            # regularisation of the input layer (Bishop, 1995).
+            scale = net.adapters[d.subject][0].scale
+            noise = torch.randn(x.shape, generator=generator, device=device)
+            x = x + config.input_noise * scale * noise
         if mixing:
             mixed = mix_voxels(x, rng, beta=config.mixco_beta, prob=config.mixco_prob)
             x, perm, lam = mixed.voxels, mixed.perm + offset, mixed.lam

@@ -202,3 +202,15 @@ def test_trains_on_gpu_and_reloads_on_cpu(tmp_path):
     enc.save(tmp_path / "gpu")
     cpu = ContrastiveEncoder.load(tmp_path / "gpu", device="cpu")
     np.testing.assert_allclose(cpu.embed(X_te), enc.embed(X_te), atol=1e-4)
+
+
+def test_input_noise_is_seeded_and_changes_training():
+    X_tr, Y_tr, X_te, _ = make_problem(n_train=100, n_test=20, n_voxels=40)
+    noisy = TINY.replace(input_noise=0.5)
+    a = ContrastiveEncoder(noisy, random_state=3).fit(X_tr, Y_tr).embed(X_te)
+    b = ContrastiveEncoder(noisy, random_state=3).fit(X_tr, Y_tr).embed(X_te)
+    clean = ContrastiveEncoder(TINY, random_state=3).fit(X_tr, Y_tr).embed(X_te)
+    np.testing.assert_array_equal(a, b)
+    assert not np.allclose(a, clean)
+    with pytest.raises(ValueError, match="input_noise"):
+        ContrastiveConfig(input_noise=-1.0)
