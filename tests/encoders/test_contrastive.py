@@ -214,3 +214,20 @@ def test_input_noise_is_seeded_and_changes_training():
     assert not np.allclose(a, clean)
     with pytest.raises(ValueError, match="input_noise"):
         ContrastiveConfig(input_noise=-1.0)
+
+
+def test_public_names_and_light_imports():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, neurodecode, neurodecode.encoders, neurodecode.metrics\n"
+        "assert 'torch' not in sys.modules, 'torch imported'\n"
+        "from neurodecode.encoders import ContrastiveEncoder, MultiSubjectContrastiveEncoder\n"
+        "from neurodecode.encoders import list_contrastive_presets, contrastive_roi_ablation\n"
+        "from neurodecode.metrics import retrieval_accuracy\n"
+        "assert 'torch' not in sys.modules, 'torch imported by the class import'\n"
+        "print(list_contrastive_presets())\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "synthetic-cpu" in out.stdout

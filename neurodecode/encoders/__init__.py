@@ -1,0 +1,36 @@
+"""Encoders between brain activity and stimulus features.
+
+Names are resolved lazily (module-level ``__getattr__``), so ``import neurodecode.encoders``
+imports neither torch nor scikit-learn.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+# public name -> (private module, attribute)
+_LAZY: dict[str, tuple[str, str]] = {
+    "ContrastiveEncoder": ("_contrastive", "ContrastiveEncoder"),
+    "MultiSubjectContrastiveEncoder": ("_multisubject", "MultiSubjectContrastiveEncoder"),
+    "ContrastiveConfig": ("_contrastive_net", "ContrastiveConfig"),
+    "list_contrastive_presets": ("_contrastive_net", "list_presets"),
+    "get_contrastive_preset": ("_contrastive_net", "get_preset"),
+    "estimate_contrastive_memory": ("_contrastive_net", "estimate_training_memory"),
+    "contrastive_roi_ablation": ("_contrastive_ablation", "roi_ablation"),
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module, attr = _LAZY[name]
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), attr)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
