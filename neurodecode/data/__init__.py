@@ -41,10 +41,21 @@ __all__ = [
 ]
 
 
-def load_subject(dataset: str, root: str | os.PathLike[str], subject: str, **options) -> Subject:
+def load_subject(
+    dataset: str, subject: str, *, root: str | os.PathLike[str], **options
+) -> Subject:
     """Open one subject of a release: ``dataset`` is ``"nsd"`` or ``"bold5000"``.
 
-    ``options`` go to :func:`load_nsd_subject` or :func:`load_bold5000_subject`.
+    Parameters
+    ----------
+    dataset : {"nsd", "bold5000"}
+        Which release layout ``root`` holds.
+    subject : str
+        The dataset's own label (``"subj01"``, ``"CSI1"``).
+    root : path-like
+        The release root (the folder holding ``nsddata/`` or ``ROIs/`` ...).
+    **options
+        Passed on to :func:`load_nsd_subject` or :func:`load_bold5000_subject`.
     """
     if dataset == "nsd":
         return load_nsd_subject(root, subject, **options)

@@ -13,13 +13,13 @@ from .conftest import AFFINE, B5_DOWNLOAD, CSI
 @pytest.fixture(scope="module")
 def v2(bold5000_tree) -> BOLD5000Subject:
     root, _ = bold5000_tree
-    return load_subject("bold5000", root, CSI)
+    return load_subject("bold5000", CSI, root=root)
 
 
 @pytest.fixture(scope="module")
 def v1(bold5000_tree) -> BOLD5000Subject:
     root, _ = bold5000_tree
-    return load_subject("bold5000", root, CSI, release="roi")
+    return load_subject("bold5000", CSI, root=root, release="roi")
 
 
 def test_v2_trials_split_imgnames_by_session_length(v2, bold5000_tree):
@@ -78,7 +78,7 @@ def test_v2_select_and_noise_ceiling_from_repeats(v2, bold5000_tree):
 
 def test_v2_voxel_columns_from_an_roi(bold5000_tree):
     root, truth = bold5000_tree
-    sub = load_subject("bold5000", root, CSI, voxels="LOC", sessions=(1, 2))
+    sub = load_subject("bold5000", CSI, root=root, voxels="LOC", sessions=(1, 2))
     assert sub.n_voxels == 3
     assert set(sub.trials["session"]) == {1, 2}
     assert sub.read_betas().shape == (sum(truth["lengths"][:2]), 3)
@@ -98,7 +98,7 @@ def test_v1_roi_release(v1, bold5000_tree):
     assert len(v1.splits["test"]) == 7
     with pytest.raises(ValueError, match="ROI-level data has no volume"):
         v1.unmask(np.zeros(v1.n_voxels))
-    h5 = load_subject("bold5000", v1.root, CSI, release="roi", fmt="h5")
+    h5 = load_subject("bold5000", CSI, root=v1.root, release="roi", fmt="h5")
     np.testing.assert_allclose(h5.read_betas(), data)
 
 
@@ -119,6 +119,6 @@ def test_stimuli_images_and_coco_captions(v2):
 def test_v2_session_gap_is_an_error(bold5000_copy):
     root, _ = bold5000_copy
     (root / B5_DOWNLOAD / CSI / f"{CSI}_GLMbetas-TYPED-FITHRF-GLMDENOISE-RR_ses-02.nii.gz").unlink()
-    assert set(load_subject("bold5000", root, CSI).trials["session"]) == {1}
+    assert set(load_subject("bold5000", CSI, root=root).trials["session"]) == {1}
     with pytest.raises(ReleaseError, match="ses-02"):
-        load_subject("bold5000", root, CSI, sessions=(1, 3))
+        load_subject("bold5000", CSI, root=root, sessions=(1, 3))
