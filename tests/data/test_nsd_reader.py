@@ -22,7 +22,7 @@ from .conftest import AFFINE, SUBJ
 @pytest.fixture(scope="module")
 def subj(nsd_tree) -> NSDSubject:
     root, _ = nsd_tree
-    return load_subject("nsd", root, SUBJ)
+    return load_subject("nsd", SUBJ, root=root)
 
 
 def _expected_rows(truth):
@@ -74,8 +74,8 @@ def test_betas_are_stored_over_scale_in_float32(subj, nsd_tree):
 
 def test_nifti_and_hdf5_sessions_agree(nsd_tree):
     root, _ = nsd_tree
-    h5 = load_subject("nsd", root, SUBJ, fmt="hdf5")
-    nii = load_subject("nsd", root, SUBJ, fmt="nii.gz")
+    h5 = load_subject("nsd", SUBJ, root=root, fmt="hdf5")
+    nii = load_subject("nsd", SUBJ, root=root, fmt="nii.gz")
     assert sorted(set(h5.trials["session"])) == [1, 2]
     assert sorted(set(nii.trials["session"])) == [2, 4]
     np.testing.assert_array_equal(
@@ -117,7 +117,7 @@ def test_rois_from_every_atlas_with_ctab_names(subj, nsd_tree):
 
 def test_voxel_columns_from_an_atlas(nsd_tree):
     root, truth = nsd_tree
-    sub = load_subject("nsd", root, SUBJ, voxels="nsdgeneral")
+    sub = load_subject("nsd", SUBJ, root=root, voxels="nsdgeneral")
     assert sub.n_voxels == int((truth["general"] > 0).sum())
     expected = truth["stored"][truth["general"] > 0].T[: truth["per_session"]]
     np.testing.assert_array_equal(
@@ -167,10 +167,10 @@ def test_stimuli_by_id_and_captions(subj, nsd_tree):
 
 def test_explicit_sessions_and_missing_one(nsd_tree):
     root, _ = nsd_tree
-    sub = load_subject("nsd", root, SUBJ, sessions=(4,))
+    sub = load_subject("nsd", SUBJ, root=root, sessions=(4,))
     assert set(sub.trials["session"]) == {4}
     with pytest.raises(ReleaseError, match="betas_session03"):
-        load_subject("nsd", root, SUBJ, sessions=(1, 3))
+        load_subject("nsd", SUBJ, root=root, sessions=(1, 3))
 
 
 def test_import_is_light():
