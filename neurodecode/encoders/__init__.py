@@ -11,6 +11,8 @@ from typing import Any
 
 # public name -> (private module, attribute)
 _LAZY: dict[str, tuple[str, str]] = {
+    "RidgeEncoder": ("_ridge", "RidgeEncoder"),
+    "BandedRidgeEncoder": ("_banded", "BandedRidgeEncoder"),
     "ContrastiveEncoder": ("_contrastive", "ContrastiveEncoder"),
     "MultiSubjectContrastiveEncoder": ("_multisubject", "MultiSubjectContrastiveEncoder"),
     "ContrastiveConfig": ("_contrastive_net", "ContrastiveConfig"),

@@ -6,5 +6,25 @@ from neurodecode.metrics._retrieval import (
     rank_candidates,
     retrieval_accuracy,
 )
+from neurodecode.metrics._stats import Estimate, bootstrap_mean
+from neurodecode.metrics._voxelwise import (
+    noise_normalized_score,
+    pearson_r_voxels,
+    r2_score_voxels,
+    roi_summary,
+    two_vs_two_accuracy,
+)
 
-__all__ = ["RetrievalResult", "cosine_similarity", "rank_candidates", "retrieval_accuracy"]
+__all__ = [
+    "Estimate",
+    "RetrievalResult",
+    "bootstrap_mean",
+    "cosine_similarity",
+    "noise_normalized_score",
+    "pearson_r_voxels",
+    "r2_score_voxels",
+    "rank_candidates",
+    "retrieval_accuracy",
+    "roi_summary",
+    "two_vs_two_accuracy",
+]
