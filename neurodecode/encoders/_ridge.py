@@ -176,8 +176,8 @@ class RidgeEncoder(RegressorMixin, BaseEstimator):
         """Predicted responses ``(n_samples, n_voxels)``."""
         check_is_fitted(self, "coef_")
         dtype = _output_dtype(X)
-        X = validate_data(self, X, dtype=np.float32, reset=False)
-        pred = (X @ self.coef_ + self.intercept_).astype(dtype, copy=False)
+        X = validate_data(self, X, dtype=dtype, reset=False)
+        pred = X @ self.coef_.astype(dtype, copy=False) + self.intercept_.astype(dtype, copy=False)
         return pred[:, 0] if getattr(self, "_single_output", False) else pred
 
     def score(self, X, y, sample_weight=None) -> float:
