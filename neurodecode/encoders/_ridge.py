@@ -200,11 +200,13 @@ class RidgeEncoder(RegressorMixin, BaseEstimator):
 def _as_2d_responses(Y, n_samples: int):
     if Y is None:
         raise ValueError("requires y to be passed, but the target y is None")
-    if not isinstance(Y, np.ndarray):  # lists, pandas objects; memmaps are ndarrays
+    if not (hasattr(Y, "shape") and hasattr(Y, "__getitem__")):
+        # Lists and other array-likes; arrays, memory maps, h5py datasets and row views
+        # (anything sliceable with a shape) are read chunk by chunk instead.
         Y = np.asarray(Y, dtype=np.float32)
-    if Y.ndim == 1:
-        Y = Y[:, None]
-    if Y.ndim != 2 or Y.shape[0] != n_samples:
+    if len(Y.shape) == 1:
+        Y = np.asarray(Y)[:, None]
+    if len(Y.shape) != 2 or Y.shape[0] != n_samples:
         raise ValueError(
             f"responses have shape {Y.shape}; expected ({n_samples}, n_voxels) to match X"
         )

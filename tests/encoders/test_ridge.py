@@ -147,3 +147,14 @@ def test_r2_split_sums_to_r2():
     np.testing.assert_allclose(
         r2_score_split(y, parts).sum(axis=0), r2_score_voxels(y, unbiased), atol=1e-10
     )
+
+
+def test_fits_responses_read_from_an_hdf5_dataset(tmp_path):
+    h5py = pytest.importorskip("h5py")
+    X, Y, _ = _problem(v=30)
+    with h5py.File(tmp_path / "y.h5", "w") as fh:
+        fh["y"] = Y
+    with h5py.File(tmp_path / "y.h5", "r") as fh:
+        from_file = RidgeEncoder(alphas=ALPHAS, chunk_size=8).fit(X, fh["y"])
+    in_memory = RidgeEncoder(alphas=ALPHAS).fit(X, Y)
+    np.testing.assert_allclose(from_file.coef_, in_memory.coef_, rtol=1e-5, atol=1e-6)
