@@ -1,0 +1,30 @@
+"""The synthetic world: procedural stimuli with captions, ground-truth features, simulated brains.
+
+``from neurodecode.synth import WorldConfig, make_world, truth_features``. Everything is derived
+from ``WorldConfig.seed`` (and a stimulus id or subject label); nothing uses global random state
+and nothing here imports torch.
+"""
+
+from __future__ import annotations
+
+from neurodecode.synth._captions import CATEGORIES, CATEGORY_WORDS, WORDS
+from neurodecode.synth._config import WorldConfig
+from neurodecode.synth._glyphs import BACKGROUND_RGB, COLOUR_RGB, COLOURS, SHAPES
+from neurodecode.synth._stimuli import StimulusSet
+from neurodecode.synth._truth import CATEGORY_FEATURES, PRF_GRID, TRUTH_SPACES, truth_features
+
+__all__ = [
+    "BACKGROUND_RGB",
+    "CATEGORIES",
+    "CATEGORY_FEATURES",
+    "CATEGORY_WORDS",
+    "COLOURS",
+    "COLOUR_RGB",
+    "PRF_GRID",
+    "SHAPES",
+    "TRUTH_SPACES",
+    "WORDS",
+    "StimulusSet",
+    "WorldConfig",
+    "truth_features",
+]
