@@ -7,11 +7,14 @@ and nothing here imports torch.
 
 from __future__ import annotations
 
+from neurodecode.synth._brain import SimulatedBrain
 from neurodecode.synth._captions import CATEGORIES, CATEGORY_WORDS, WORDS
 from neurodecode.synth._config import WorldConfig
 from neurodecode.synth._glyphs import BACKGROUND_RGB, COLOUR_RGB, COLOURS, SHAPES
+from neurodecode.synth._populations import POPULATION_FAMILIES, PopulationFamily
 from neurodecode.synth._stimuli import StimulusSet
 from neurodecode.synth._truth import CATEGORY_FEATURES, PRF_GRID, TRUTH_SPACES, truth_features
+from neurodecode.synth._world import World, make_world
 
 __all__ = [
     "BACKGROUND_RGB",
@@ -20,11 +23,16 @@ __all__ = [
     "CATEGORY_WORDS",
     "COLOURS",
     "COLOUR_RGB",
+    "POPULATION_FAMILIES",
     "PRF_GRID",
     "SHAPES",
     "TRUTH_SPACES",
     "WORDS",
+    "PopulationFamily",
+    "SimulatedBrain",
     "StimulusSet",
+    "World",
     "WorldConfig",
+    "make_world",
     "truth_features",
 ]
