@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 
 from neurodecode.data._bold5000 import BOLD5000Subject, load_bold5000_subject
+from neurodecode.data._cache import PreparedSubject, load_prepared
 from neurodecode.data._errors import ReleaseError
 from neurodecode.data._noise_ceiling import (
     inverse_repeats,
@@ -16,15 +17,20 @@ from neurodecode.data._noise_ceiling import (
     noise_ceiling_from_ncsnr,
 )
 from neurodecode.data._nsd import NSDSubject, load_nsd_subject
+from neurodecode.data._prepare import PrepareConfig, prepare_subject
 from neurodecode.data._splits import Split, assignment_hash, make_split, trials_hash
 from neurodecode.data._stimuli import BOLD5000Stimuli, NSDStimuli
 from neurodecode.data._subject import Subject, VolumeGeometry
+from neurodecode.data._verify import Problem, verify_release
 
 __all__ = [
     "BOLD5000Stimuli",
     "BOLD5000Subject",
     "NSDStimuli",
     "NSDSubject",
+    "PrepareConfig",
+    "PreparedSubject",
+    "Problem",
     "ReleaseError",
     "Split",
     "Subject",
@@ -33,11 +39,14 @@ __all__ = [
     "inverse_repeats",
     "load_bold5000_subject",
     "load_nsd_subject",
+    "load_prepared",
     "load_subject",
     "make_split",
     "ncsnr_from_repeats",
     "noise_ceiling_from_ncsnr",
+    "prepare_subject",
     "trials_hash",
+    "verify_release",
 ]
 
 
