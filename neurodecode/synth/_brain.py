@@ -77,7 +77,7 @@ class SimulatedBrain:
         axes = shape * rng.uniform(0.42, 0.47, size=3)
         ijk = np.indices(cfg.grid_shape, dtype=np.float64)
         r2 = sum(((ijk[d] - centre[d]) / axes[d]) ** 2 for d in range(3))
-        self.grid_shape: tuple[int, int, int] = tuple(int(s) for s in shape)
+        self.grid_shape: tuple[int, ...] = tuple(int(s) for s in shape)
         self.brainmask: np.ndarray = r2 <= 1.0
         self.left_hemisphere: np.ndarray = self.brainmask & (ijk[0] < centre[0])
         self.affine: np.ndarray = np.diag([VOXEL_MM, VOXEL_MM, VOXEL_MM, 1.0])

@@ -8,6 +8,7 @@ responses are linear in these spaces, so they define what a perfect encoding mod
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 
@@ -48,8 +49,9 @@ def _canonical(images: np.ndarray) -> np.ndarray:
     x = images.astype(np.float32)
     h, w = x.shape[1:3]
     if (h, w) != (_CANON, _CANON):
-        x = np.einsum("yh,nhwc->nywc", _area_matrix(h, _CANON), x)
-        x = np.einsum("xw,nywc->nyxc", _area_matrix(w, _CANON), x)
+        y = np.tensordot(_area_matrix(h, _CANON), x, axes=(1, 1))  # (64, n, W, 3)
+        y = np.tensordot(y, _area_matrix(w, _CANON), axes=(2, 1))  # (64, n, 3, 64)
+        x = np.ascontiguousarray(y.transpose(1, 0, 3, 2))
     return x
 
 
@@ -103,11 +105,12 @@ def _shape_code(contrast: np.ndarray) -> np.ndarray:
 
 def _glyph_attrs(category: str, pos: list[float], size: float, extra: dict) -> dict:
     shape = {"face": "face", "place": "house", "body": "figure", "word": "text"}[category]
-    bg = {"kind": "plain", "colour": "grey", "orientation": 0, "period": 0.1, "texture_seed": 0}
+    bg: dict[str, Any] = {"kind": "plain", "colour": "grey", "orientation": 0, "period": 0.1}
+    bg["texture_seed"] = 0
     if category == "place":
         bg = {"kind": "scene", "horizon": extra["horizon"], "ground": "grass"}
-    attrs = {"background": bg, "objects": [{"shape": shape, "colour": "white"}]}
-    attrs["objects"][0].update(size=size, position=pos)
+    main = {"shape": shape, "colour": "white", "size": size, "position": pos}
+    attrs: dict[str, Any] = {"background": bg, "objects": [main]}
     if category == "word":
         attrs["text"] = extra["text"]
     return attrs
