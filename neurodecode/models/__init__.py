@@ -1,0 +1,74 @@
+"""Model registry, loaders and the toy models trained on the synthetic world.
+
+``from neurodecode.models import list_models, get_model_spec, resolve_weights, load_clip``.
+Names resolve to local weights only (a folder, the Hugging Face cache, a pip package or the
+toy models shipped in this package); importing this package does not import torch or
+open_clip, and nothing here opens a network connection.
+"""
+
+from __future__ import annotations
+
+from neurodecode.models._efficientnet import build_efficientnet_lite0, load_efficientnet_lite0
+from neurodecode.models._loading import (
+    LoadedModel,
+    load_clip,
+    load_diffusers,
+    load_model,
+    weights_checksum,
+)
+from neurodecode.models._registry import (
+    ModelSpec,
+    WeightsNotFoundError,
+    file_sha256,
+    get_model_spec,
+    list_models,
+    models_dir,
+    register_model,
+    resolve_weights,
+)
+from neurodecode.models._toy_clip import (
+    TOY_CLIP_ARCH,
+    TOY_CLIP_NAME,
+    CompactTokenizer,
+    build_compact_vocab,
+    load_toy_clip,
+    save_toy_clip,
+    toy_clip_model_cfg,
+)
+from neurodecode.models._toy_clip_train import (
+    ToyClipTrainConfig,
+    evaluate_toy_clip,
+    images_to_tensor,
+    train_toy_clip,
+    zero_shot_prompts,
+)
+
+__all__ = [
+    "TOY_CLIP_ARCH",
+    "TOY_CLIP_NAME",
+    "CompactTokenizer",
+    "LoadedModel",
+    "ModelSpec",
+    "ToyClipTrainConfig",
+    "WeightsNotFoundError",
+    "build_compact_vocab",
+    "build_efficientnet_lite0",
+    "evaluate_toy_clip",
+    "file_sha256",
+    "get_model_spec",
+    "images_to_tensor",
+    "list_models",
+    "load_clip",
+    "load_diffusers",
+    "load_efficientnet_lite0",
+    "load_model",
+    "load_toy_clip",
+    "models_dir",
+    "register_model",
+    "resolve_weights",
+    "save_toy_clip",
+    "toy_clip_model_cfg",
+    "train_toy_clip",
+    "weights_checksum",
+    "zero_shot_prompts",
+]

