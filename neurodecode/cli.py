@@ -16,7 +16,19 @@ from collections.abc import Sequence
 from neurodecode import __version__
 
 #: Order of the sub-commands in ``--help``.
-STAGE_MODULES: tuple[str, ...] = ("synth", "data", "prepare", "evaluate", "report", "run", "demo")
+STAGE_MODULES: tuple[str, ...] = (
+    "synth",
+    "data",
+    "prepare",
+    "features",
+    "models",
+    "encode",
+    "contrastive",
+    "evaluate",
+    "report",
+    "run",
+    "demo",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
