@@ -205,7 +205,7 @@ class ResumableFeatureWriter:
         self.dim = int(dim)
         self._row = {int(k): i for i, k in enumerate(self.stim_ids)}
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._fh = None
+        self._fh: Any = None
         if self.partial_path.exists() and not self._compatible(model, weights_sha256):
             self.partial_path.unlink()
         if not self.partial_path.exists():

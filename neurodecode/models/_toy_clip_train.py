@@ -131,7 +131,11 @@ def _encode_images(model: Any, images: np.ndarray, device: str, batch: int = 256
 
 
 def evaluate_toy_clip(
-    model: Any, tokenizer: Any, stimuli: Any, ids: Sequence[int], device: str = "cpu"
+    model: Any,
+    tokenizer: Any,
+    stimuli: Any,
+    ids: Sequence[int] | np.ndarray,
+    device: str = "cpu",
 ) -> dict[str, float]:
     """Zero-shot attribute accuracy and 100-way retrieval of a CLIP on synthetic stimuli.
 

@@ -68,7 +68,7 @@ def run(config: FeaturesConfig) -> Path:
     ids = np.unique(prep.trials["stim_id"].to_numpy().astype(np.int64))
     root = str(config.models_root) if config.models_root else None
     extractor = get_extractor(config.model, device=config.device, bf16=config.bf16, root=root)
-    record = RunRecord(stage="features", config=config, device=config.device)
+    record = RunRecord(stage="features", config=dataclasses.asdict(config), device=config.device)
     if extractor.modality == "text":
 
         def load(batch: Any) -> Any:
