@@ -66,6 +66,7 @@ def register(subparsers: Any) -> None:
     train.add_argument("--seed", type=int, default=0, help="training seed")
     train.add_argument("--steps", type=int)
     train.add_argument("--batch-size", type=int)
+    train.add_argument("--n-eval", type=int, help="held-out ids evaluated (default 1000)")
     train.add_argument("--device", default="cpu")
     train.add_argument("--threads", type=int)
     train.set_defaults(func=_main_train)
@@ -88,7 +89,7 @@ def _main_train(args: argparse.Namespace) -> int:
         "world_seed": world.seed if args.world_seed is None else args.world_seed,
         "image_size": world.image_size,
     }
-    for key in ("steps", "batch_size", "threads"):
+    for key in ("steps", "batch_size", "threads", "n_eval"):
         if getattr(args, key) is not None:
             overrides[key] = getattr(args, key)
     config = dataclasses.replace(ToyClipTrainConfig(), **overrides)
