@@ -8,7 +8,8 @@ the repeat-averaged test split against the noise ceiling of that average.
 
 Outputs in ``--out`` (BIDS-derivatives names; ``D`` is the ``desc`` label):
 
-* ``sub-S_space-X_desc-D_stat-{r,r2,noisenorm,alpha}_statmap.nii.gz`` and, for banded ridge,
+* ``sub-S_space-X_desc-D_stat-{r,r2,noisenorm,alpha,noiseceiling}_statmap.nii.gz`` (the
+  noise ceiling, in % variance, is that of the repeat-averaged test data) and, for banded ridge,
   ``stat-share<space>`` maps: per-voxel maps in the subject's space (via ``unmask``);
 * ``sub-S_desc-D_model.h5``: coefficients, intercepts, alphas, feature names, split hash;
 * ``sub-S_desc-D_rois.tsv``: per ROI, n voxels, mean r / noise-normalised score with 95% CIs,
@@ -182,6 +183,7 @@ def _score(model, X, Y, noise_ceiling, spaces) -> dict[str, np.ndarray]:
         "noisenorm": noise_normalized_score(r, noise_ceiling),
         "alpha": np.asarray(model.best_alphas_, dtype=np.float64),
         "noise_ceiling": noise_ceiling,
+        "noiseceiling": noise_ceiling,
     }
     if len(spaces) > 1:
         shares = model.score_split(X, Y)

@@ -136,7 +136,7 @@ def test_default_profile_dry_run_per_subject_jobs(tmp_path, capfd):
     n_spaces = len(yaml.safe_load(cfg.read_text())["feature_spaces"])
     counts = dict(re.findall(r"^(\w+)\s+(\d+)$", text, flags=re.M))
     assert counts["prepare"] == "3" and counts["report"] == "3"
-    assert counts["encode"] == str(3 * n_spaces) and counts["features"] == str(n_spaces)
+    assert counts["encode"] == str(3 * n_spaces) and counts["features"] == str(3 * n_spaces)
     out = tmp_path / "out"
     assert yaml.safe_load((out / "config.yaml").read_text())["subjects"][-1] == "subj05"
     desc = yaml.safe_load((out / "dataset_description.json").read_text())

@@ -33,9 +33,12 @@ def sidecar(path):
 
 VERIFY = "sub-{subject}/sub-{subject}_desc-verify_report.json"
 PREPARED = f"sub-{{subject}}/sub-{{subject}}_space-{GRID}_desc-prepared_bold.h5"
-FEATURES = "features/desc-{fspace}_features.h5"
+FEATURES = "sub-{subject}/features/sub-{subject}_desc-{fspace}_features.h5"
 SCOREMAP = (
     f"sub-{{subject}}/sub-{{subject}}_space-{GRID}_desc-{{fspace}}_stat-{METRIC}_statmap.nii.gz"
+)
+NOISECEILING = (
+    f"sub-{{subject}}/sub-{{subject}}_space-{GRID}_desc-{{fspace}}_stat-noiseceiling_statmap.nii.gz"
 )
 ROITABLE = f"sub-{{subject}}/sub-{{subject}}_desc-encoding_stat-{METRIC}_rois.tsv"
 REPORT = "sub-{subject}.html"

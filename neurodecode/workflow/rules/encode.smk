@@ -1,4 +1,4 @@
-# Voxelwise encoding models: one fit per subject and feature space.
+# Voxelwise encoding models: one ridge fit per subject and feature space.
 
 
 rule encode:
@@ -8,15 +8,16 @@ rule encode:
     output:
         scores=SCOREMAP,
         sidecar=sidecar(SCOREMAP),
+        noise_ceiling=NOISECEILING,
     conda:
         ENV
     log:
         "logs/encode/sub-{subject}_desc-{fspace}.log",
     params:
-        metric=METRIC,
+        grid=GRID,
         seed=config["seed"],
     threads: 1
     shell:
-        "neurodecode encode --cache {input.cache} --features {input.features}"
-        " --metric {params.metric} --seed {params.seed} --threads {threads}"
-        " --out {output.scores} > {log} 2>&1"
+        "neurodecode encode --subject {wildcards.subject} --cache . --space {params.grid}"
+        " --features {input.features} --desc {wildcards.fspace} --seed {params.seed}"
+        " --out sub-{wildcards.subject} > {log} 2>&1"

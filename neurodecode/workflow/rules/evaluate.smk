@@ -5,6 +5,7 @@ rule evaluate:
     input:
         root=DATA_ROOT,
         scores=expand(SCOREMAP, fspace=SPACES, allow_missing=True),
+        noise_ceiling=expand(NOISECEILING, fspace=SPACES[0], allow_missing=True),
     output:
         table=ROITABLE,
         sidecar=sidecar(ROITABLE),
@@ -25,6 +26,6 @@ rule evaluate:
         seed=config["seed"],
     shell:
         "neurodecode evaluate --scores {params.scores} --atlas {params.atlases}"
-        " --labels {params.labels} --metric {params.metric}"
+        " --labels {params.labels} --noise-ceiling {input.noise_ceiling} --metric {params.metric}"
         " --n-bootstrap {params.n_bootstrap} --ci {params.ci} --seed {params.seed}"
         " --out {output.table} > {log} 2>&1"

@@ -1,25 +1,18 @@
-# Stimulus features: one file per feature space for the whole dataset, keyed by stimulus id.
+# Stimulus features: one file per subject and feature space, keyed by stimulus id.
 
 
 rule features:
     input:
-        DATA_ROOT,
+        cache=PREPARED,
     output:
         features=FEATURES,
         sidecar=sidecar(FEATURES),
     conda:
         ENV
     log:
-        "logs/features/desc-{fspace}.log",
+        "logs/features/sub-{subject}_desc-{fspace}.log",
     params:
-        dataset=DATASET,
         extractor=lambda wc: feature_option(wc.fspace, "extractor"),
-        model=lambda wc: (
-            f"--model {feature_option(wc.fspace, 'model')}"
-            if feature_option(wc.fspace, "model")
-            else ""
-        ),
-        subjects=" ".join(SUBJECTS),
     shell:
-        "neurodecode features --dataset {params.dataset} --root {input} --subjects {params.subjects}"
-        " --extractor {params.extractor} {params.model} --out {output.features} > {log} 2>&1"
+        "neurodecode features --subject {wildcards.subject} --cache . --model {params.extractor}"
+        " --out {output.features} --no-progress > {log} 2>&1"
