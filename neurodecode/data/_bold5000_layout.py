@@ -97,7 +97,9 @@ STIMULI_ROOT = Path("BOLD5000_Stimuli")
 
 def stimulus_path(source: str, filename: str) -> Path:
     if source not in STIMULUS_SOURCES:
-        raise ValueError(f"unknown BOLD5000 image source {source!r}; one of {list(STIMULUS_SOURCES)}")
+        raise ValueError(
+            f"unknown BOLD5000 image source {source!r}; one of {list(STIMULUS_SOURCES)}"
+        )
     return STIMULI_ROOT / "Scene_Stimuli" / "Presented_Stimuli" / source / filename
 
 

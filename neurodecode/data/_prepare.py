@@ -88,6 +88,9 @@ class PrepareInputs:
     ncsnr: np.ndarray | None
     beta_scale: float
     aux_paths: tuple[Path, ...] = ()
+    #: Optional reader ``(session, rows) -> float32 PSC (len(rows), n_voxels)`` for releases
+    #: read through a Subject (BOLD5000); by default session files are read and scaled here.
+    read_session: Callable[[int, np.ndarray], np.ndarray] | None = None
 
 
 def split_hash(trials) -> str:
@@ -265,12 +268,15 @@ def prepare_betas(
         out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=(n_rows, n_vox))
         for n, (session, path) in enumerate(progress(iterator) if progress else iterator):
             rows = np.flatnonzero(sessions == session)
-            raw = read_masked_betas(path, inputs.ijk)
-            within = trials["trial_in_session"].to_numpy()[rows]
-            if within.max(initial=-1) >= raw.shape[0]:
-                raise ReleaseError(path, f"holds {raw.shape[0]} trials", f"> {within.max()}")
-            x = raw[within].astype(np.float32)
-            x /= np.float32(inputs.beta_scale)
+            if inputs.read_session is not None:
+                x = np.asarray(inputs.read_session(int(session), rows), dtype=np.float32)
+            else:
+                raw = read_masked_betas(path, inputs.ijk)
+                within = trials["trial_in_session"].to_numpy()[rows]
+                if within.max(initial=-1) >= raw.shape[0]:
+                    raise ReleaseError(path, f"holds {raw.shape[0]} trials", f"> {within.max()}")
+                x = raw[within].astype(np.float32)
+                x /= np.float32(inputs.beta_scale)
             train = trials["split"].to_numpy()[rows] == "train"
             if not train.any():
                 no_train.append(int(session))
@@ -327,8 +333,8 @@ def prepare_subject(config: PrepareConfig, *, progress: Callable | None = None) 
     CachePaths
         The cache files (open them with :func:`neurodecode.data.load_prepared`).
     """
-    if config.dataset != "nsd":
-        raise ValueError(f"prepare supports dataset 'nsd' so far, not {config.dataset!r}")
+    if config.dataset not in ("nsd", "bold5000"):
+        raise ValueError(f"dataset must be 'nsd' or 'bold5000', got {config.dataset!r}")
     if config.fmt not in ("hdf5", "nii.gz"):
         raise ValueError(f"fmt must be 'hdf5' or 'nii.gz', got {config.fmt!r}")
     paths = CachePaths.of(config.out, config.subject, config.space)
@@ -338,4 +344,10 @@ def prepare_subject(config: PrepareConfig, *, progress: Callable | None = None) 
     resolved["sessions"] = list(config.sessions) if config.sessions is not None else None
     if cache_is_complete(paths, resolved):
         return paths
-    return prepare_betas(nsd_prepare_inputs(config), paths, resolved, progress=progress)
+    if config.dataset == "bold5000":
+        from neurodecode.data._prepare_bold5000 import bold5000_prepare_inputs
+
+        inputs = bold5000_prepare_inputs(config)
+    else:
+        inputs = nsd_prepare_inputs(config)
+    return prepare_betas(inputs, paths, resolved, progress=progress)
