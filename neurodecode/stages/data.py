@@ -12,7 +12,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("data", help="release utilities")
     sub = p.add_subparsers(dest="data_command", metavar="<command>")
     v = sub.add_parser("verify", help="list missing, truncated or unreadable files")
-    v.add_argument("--dataset", choices=["nsd"], required=True)
+    v.add_argument("--dataset", choices=["nsd", "bold5000"], required=True)
     v.add_argument("--root", type=Path, required=True)
     v.add_argument("--subject", nargs="+", default=None)
     v.add_argument("--sessions", type=int, nargs="+", default=None)
@@ -25,7 +25,12 @@ def run_verify(args: argparse.Namespace) -> int:
     from neurodecode._io import write_json_atomic
     from neurodecode.data._verify import verify_release
 
-    problems = verify_release(args.root, args.subject, args.sessions, args.fmt)
+    if args.dataset == "bold5000":
+        from neurodecode.data._verify_bold5000 import verify_bold5000
+
+        problems = verify_bold5000(args.root, args.subject, args.sessions)
+    else:
+        problems = verify_release(args.root, args.subject, args.sessions, args.fmt)
     for p in problems:
         print(p)
     if args.out:
