@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-__all__ = ["atomic_output_path", "atomic_write", "write_json_atomic", "read_json"]
+__all__ = ["atomic_output_path", "atomic_write", "read_json", "write_json_atomic"]
 
 
 def _fsync_dir(folder: Path) -> None:

@@ -26,7 +26,11 @@ def sidecar_path(output: str | os.PathLike[str]) -> Path:
     for suffix in _MULTI_SUFFIXES:
         if name.endswith(suffix):
             return out.with_name(name[: -len(suffix)] + ".json")
-    return out.with_suffix(".json") if out.suffix != ".json" else out.with_name(out.stem + ".meta.json")
+    return (
+        out.with_suffix(".json")
+        if out.suffix != ".json"
+        else out.with_name(out.stem + ".meta.json")
+    )
 
 
 def peak_memory_mb() -> float:

@@ -1,0 +1,73 @@
+"""Small atomic writers shared by the synthetic release writers."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from neurodecode._io import atomic_output_path, atomic_write
+
+__all__ = ["Progress", "column_volume", "save_nifti", "save_text", "write_coco_captions"]
+
+#: Called with a short message after each file (the CLI prints it; tests pass ``None``).
+Progress = Callable[[str], None] | None
+
+
+def save_nifti(path: Path, data: np.ndarray, affine: np.ndarray) -> None:
+    """Write a NIfTI-1 image atomically (dtype kept as given)."""
+    import nibabel as nib
+
+    with atomic_output_path(path) as tmp:
+        image = nib.Nifti1Image(data, affine)
+        image.header.set_xyzt_units("mm", "sec")
+        nib.save(image, tmp)
+
+
+def save_text(path: Path, text: str) -> None:
+    with atomic_write(path, "w", encoding="utf-8") as fh:
+        fh.write(text)
+
+
+def column_volume(
+    mask: np.ndarray, values: np.ndarray, fill: float | int, dtype: Any
+) -> np.ndarray:
+    """Scatter per-voxel ``values`` (``(n_voxels, ...)`` in C order of ``mask``) into a volume.
+
+    Trailing axes of ``values`` become trailing axes of the volume (``(X, Y, Z, T)``).
+    """
+    out = np.full(mask.shape + values.shape[1:], fill, dtype=dtype)
+    out[mask] = values
+    return out
+
+
+def write_coco_captions(
+    path: Path, image_ids: list[int], file_names: list[str], captions: list[list[str]], size: int
+) -> None:
+    """A COCO-style caption JSON (``info``, ``licenses``, ``images``, ``annotations``)."""
+    images = [
+        {"id": int(i), "file_name": name, "height": size, "width": size, "license": 0}
+        for i, name in zip(image_ids, file_names, strict=True)
+    ]
+    annotations = []
+    for image_id, caps in zip(image_ids, captions, strict=True):
+        for caption in caps:
+            annotations.append(
+                {"id": len(annotations) + 1, "image_id": int(image_id), "caption": caption}
+            )
+    doc = {
+        "info": {"description": "neurodecode synthetic world (COCO caption format)"},
+        "licenses": [{"id": 0, "name": "CC0"}],
+        "images": images,
+        "annotations": annotations,
+    }
+    with atomic_write(path, "w", encoding="utf-8") as fh:
+        json.dump(doc, fh)
+
+
+def report(progress: Progress, message: str) -> None:
+    if progress is not None:
+        progress(message)
