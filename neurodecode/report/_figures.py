@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import io
 import os
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["roi_bar_png", "score_map_png"]
+__all__ = ["retrieval_curves_png", "roi_bar_png", "score_map_png"]
 
 
 def _pyplot():
@@ -80,8 +80,9 @@ def score_map_png(
         vmax = float(np.percentile(positive, 99)) if positive.size else 1.0
     vmax = max(vmax, 1e-6)
     img = nib.Nifti1Image(np.nan_to_num(data, nan=0.0), img.affine)
-    bg = nib.load(os.fspath(background)) if background is not None else False
-    cuts = _axial_cuts(bg if bg is not False else img, n_cuts)
+    # bg_img=None draws no underlay (nilearn 0.14 rejects bg_img=False)
+    bg = nib.load(os.fspath(background)) if background is not None else None
+    cuts = _axial_cuts(bg if bg is not None else img, n_cuts)
     plt = _pyplot()
     fig = plt.figure(figsize=(11, 2.6))
     display = plotting.plot_stat_map(
@@ -180,5 +181,39 @@ def roi_bar_png(
     ax.set_ylabel(metric)
     ax.legend(fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     ax.spines[["top", "right"]].set_visible(False)
+    fig.tight_layout()
+    return _to_png(fig)
+
+
+def retrieval_curves_png(data: Mapping[str, Any], *, max_k: int = 50) -> bytes:
+    """Top-k retrieval accuracy against k, both directions, every model, with chance.
+
+    Parameters
+    ----------
+    data : Mapping
+        :func:`neurodecode.report._retrieval.retrieval_report_data` output: ``curves`` (model
+        -> direction -> top-k fractions for k = 1..n_way) and ``table`` (for ``n_way``).
+    max_k : int
+        Largest k drawn.
+
+    Returns
+    -------
+    bytes
+        The PNG image.
+    """
+    plt = _pyplot()
+    n_way = int(data["table"][0]["n_way"])
+    ks = range(1, min(max_k, n_way) + 1)
+    fig, axes = plt.subplots(1, 2, figsize=(8, 3.2), sharey=True)
+    for ax, direction in zip(axes, ("image_given_brain", "brain_given_image"), strict=True):
+        for model, curves in data["curves"].items():
+            curve = curves[direction][: len(ks)]
+            ax.plot(range(1, len(curve) + 1), [100 * v for v in curve], label=model)
+        ax.plot(ks, [100 * k / n_way for k in ks], "k:", label="chance")
+        ax.set_title(direction.replace("_", " "))
+        ax.set_xlabel("k")
+        ax.spines[["top", "right"]].set_visible(False)
+    axes[0].set_ylabel(f"top-k accuracy (%), {n_way}-way")
+    axes[1].legend(fontsize=7, frameon=False)
     fig.tight_layout()
     return _to_png(fig)

@@ -2,7 +2,8 @@
 
 The report only reads stage outputs: the per-ROI table written by ``neurodecode evaluate``,
 the voxelwise score maps written by ``neurodecode encode``, an anatomical underlay from the
-release, and the JSON sidecars of every input for provenance. It loads nothing from the
+release, optionally the retrieval results of ``neurodecode contrastive`` (with example images
+from the release), and the JSON sidecars of every input for provenance. It loads nothing from the
 network, runs no script and so opens offline in any browser.
 """
 
@@ -33,6 +34,9 @@ _CSS = " ".join(
         "figure{margin:1rem 0}figcaption{color:#555;font-size:.85rem}",
         "details pre{background:#f5f5f7;padding:.5rem;overflow:auto;font-size:.75rem;",
         "max-height:24rem}",
+        "table.thumbs td{text-align:center;font-size:.75rem;vertical-align:top}",
+        "table.thumbs td.hit img{outline:3px solid #2a9d2a;outline-offset:-3px}",
+        "table.thumbs td.q{background:#f5f5f7}",
     )
 )
 
@@ -57,6 +61,13 @@ class ReportInputs:
         JSON sidecars of the outputs the report summarises.
     dataset : str
         Dataset name shown in the title.
+    contrastive : Path or None
+        ``*_desc-contrastive_retrieval.json`` from ``neurodecode contrastive``; adds the
+        retrieval section when given.
+    stimuli : object, optional
+        Stimulus source of the subject (``images(ids, size=(H, W))``, e.g.
+        :attr:`neurodecode.data.Subject.stimuli`) for the example retrievals; without one they
+        list stimulus ids only.
     """
 
     subject: str
@@ -65,6 +76,8 @@ class ReportInputs:
     background: Path | None = None
     provenance: Sequence[Path] = ()
     dataset: str = ""
+    contrastive: Path | None = None
+    stimuli: Any = None
 
 
 def best_feature_spaces(table: Any) -> Any:
@@ -178,7 +191,7 @@ def render_subject_report(
     metric = str(table["metric"].iloc[0]) if "metric" in table.columns and len(table) else "score"
 
     steps = tqdm(
-        total=len(inputs.score_maps) + 1,
+        total=len(inputs.score_maps) + 1 + (inputs.contrastive is not None),
         desc=f"report {inputs.subject}",
         disable=not progress,
         unit="fig",
@@ -194,6 +207,12 @@ def render_subject_report(
         steps.update()
     bars = roi_bar_png(table, metric=metric)
     steps.update()
+    retrieval = ""
+    if inputs.contrastive is not None:
+        from neurodecode.report._retrieval import retrieval_section_html
+
+        retrieval = retrieval_section_html(inputs.contrastive, inputs.stimuli)
+        steps.update()
     steps.close()
 
     best = best_feature_spaces(table)
@@ -229,6 +248,7 @@ of the ROI in the same units.</figcaption></figure>
 {_table(table.to_dict("records"), roi_columns, left=2, highlight="best")}
 <h2>Accuracy maps</h2>
 {"".join(maps_html) or "<p>No score maps.</p>"}
+{retrieval}
 <h2>Run provenance</h2>
 {_provenance_section(list(inputs.provenance))}
 </body></html>

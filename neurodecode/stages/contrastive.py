@@ -14,8 +14,10 @@ Training uses single trials of the ``train`` split; ``test`` trials are averaged
 per stimulus (NSD convention). Outputs in ``--out``: ``sub-<S>_desc-contrastive_model/``
 (config.json + model.safetensors) and ``sub-<S>_desc-contrastive_retrieval.json`` (retrieval
 of the encoder and of a ridge voxels->CLIP baseline on the same draws, top-k curves, example
-retrievals, optional text retrieval and per-ROI ablation) with its provenance sidecar.
-:func:`report_data` and :func:`retrieval_curve_png` turn that file into what the report shows.
+retrievals, optional text retrieval and per-ROI ablation) with its provenance sidecar
+``sub-<S>_desc-contrastive_retrieval.meta.json``. ``neurodecode report --contrastive`` renders
+that file (:mod:`neurodecode.report`); :func:`report_data` and :func:`retrieval_curve_png` give
+the same table, curves and figure here.
 """
 
 from __future__ import annotations
@@ -175,6 +177,7 @@ def run(cfg: ContrastiveStageConfig) -> Path:
     result: dict[str, Any] = {
         "subject": cfg.subject,
         "roi": cfg.roi,
+        "space": cfg.space,
         "n_voxels": int(d["X_test"].shape[1]),
         "split_hash": d["split_hash"],
         "n_train_trials": len(d["X_train"]),
@@ -217,70 +220,19 @@ def run(cfg: ContrastiveStageConfig) -> Path:
 def report_data(path: str | Path) -> dict[str, Any]:
     """What the report shows, from a ``*_desc-contrastive_retrieval.json``.
 
-    Returns
-    -------
-    dict
-        ``table``: rows (model, direction, top-1, CI, chance, n_way); ``curves``: model ->
-        direction -> top-k list (k = 1..n_way); ``examples``: query stimulus id and its top-5
-        retrieved stimulus ids (the report renders the images); ``ablation``: per-ROI rows.
+    See :func:`neurodecode.report.retrieval_report_data` (``table``, ``curves``, ``examples``,
+    ``ablation``).
     """
-    from neurodecode._io import read_json
+    from neurodecode.report import retrieval_report_data
 
-    res = read_json(path)
-    models = [m for m in ("contrastive", "ridge_baseline", "text") if m in res]
-    table: list[dict[str, Any]] = []
-    curves: dict[str, dict[str, list[float]]] = {}
-    for m in models:
-        r = res[m]
-        curves[m] = {}
-        for direction in ("image_given_brain", "brain_given_image"):
-            table.append(
-                {
-                    "model": m,
-                    "direction": direction,
-                    "top1": r[direction],
-                    "ci_low": r[f"{direction}_ci"][0],
-                    "ci_high": r[f"{direction}_ci"][1],
-                    "chance": r["chance"],
-                    "n_way": r["n_way"],
-                }
-            )
-            curves[m][direction] = r[f"topk_{direction}"]
-    return {
-        "subject": res["subject"],
-        "table": table,
-        "curves": curves,
-        "examples": res["examples"],
-        "ablation": res.get("ablation", []),
-    }
+    return retrieval_report_data(path)
 
 
 def retrieval_curve_png(data: dict[str, Any], max_k: int = 50) -> bytes:
     """Top-k curves (both directions, every model) as PNG bytes, from :func:`report_data`."""
-    import io
+    from neurodecode.report._figures import retrieval_curves_png
 
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 2, figsize=(8, 3.2), sharey=True)
-    for ax, direction in zip(axes, ("image_given_brain", "brain_given_image"), strict=True):
-        for model, curves in data["curves"].items():
-            curve = curves[direction][:max_k]
-            ax.plot(range(1, len(curve) + 1), [100 * v for v in curve], label=model)
-        n_way = data["table"][0]["n_way"]
-        ks = range(1, min(max_k, n_way) + 1)
-        ax.plot(ks, [100 * k / n_way for k in ks], "k:", label="chance")
-        ax.set_title(direction.replace("_", " "))
-        ax.set_xlabel("k")
-    axes[0].set_ylabel(f"top-k accuracy (%), {data['table'][0]['n_way']}-way")
-    axes[1].legend(fontsize=7)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
-    plt.close(fig)
-    return buf.getvalue()
+    return retrieval_curves_png(data, max_k=max_k)
 
 
 def register(subparsers: Any) -> None:

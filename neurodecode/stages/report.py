@@ -2,7 +2,9 @@
 
 Reads stage outputs only: the per-ROI table from ``neurodecode evaluate``, the score maps from
 ``neurodecode encode`` (their sidecars supply the provenance section), and an anatomical
-underlay on the functional grid (the release's mean EPI or brain mask). Writes the HTML
+underlay on the functional grid (the release's mean EPI or brain mask). With
+``--contrastive`` it adds the retrieval results of ``neurodecode contrastive``; their example
+images are read from the release of the prepared cache given by ``--cache-dir``. Writes the HTML
 atomically with its own sidecar.
 """
 
@@ -14,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ReportConfig", "register", "run"]
+__all__ = ["ReportConfig", "register", "run", "stimulus_images"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,7 +38,13 @@ class ReportConfig:
     dataset : str
         Dataset name for the title.
     provenance : Sequence[Path]
-        Extra sidecars to list (those of ``table`` and ``scores`` are always listed).
+        Extra sidecars to list (those of ``table``, ``scores`` and ``contrastive`` are always
+        listed).
+    contrastive : Path, optional
+        ``*_desc-contrastive_retrieval.json`` of ``neurodecode contrastive``.
+    cache_dir : Path, optional
+        The prepared cache the contrastive stage read (``--out`` of ``neurodecode prepare``);
+        the example retrievals show images from its release. Without it they show stimulus ids.
     """
 
     subject: str
@@ -46,15 +54,34 @@ class ReportConfig:
     background: Path | None = None
     dataset: str = ""
     provenance: Sequence[Path] = ()
+    contrastive: Path | None = None
+    cache_dir: Path | None = None
+
+
+def stimulus_images(cache_dir: str | Path, subject: str, space: str) -> Any:
+    """The stimulus source (``images(ids, size=)``) of a prepared subject's release."""
+    from neurodecode.data import load_prepared, load_subject
+
+    prepared = load_prepared(cache_dir, subject, space)
+    settings = prepared.config
+    release = load_subject(settings.get("dataset", "nsd"), subject, root=settings["root"])
+    return release.stimuli
 
 
 def run(config: ReportConfig) -> Path:
     """Render the report and write its sidecar; return the HTML path."""
+    from neurodecode._io import read_json
     from neurodecode._provenance import RunRecord, sidecar_path
     from neurodecode.report import ReportInputs, render_subject_report
 
-    record = RunRecord(stage="report", config=config)
+    record = RunRecord(stage="report", config=dataclasses.asdict(config))
     inputs = [Path(config.table), *map(Path, config.scores.values())]
+    stimuli = None
+    if config.contrastive is not None:
+        inputs.append(Path(config.contrastive))
+        if config.cache_dir is not None:
+            space = read_json(config.contrastive)["space"]
+            stimuli = stimulus_images(config.cache_dir, config.subject, space)
     sidecars = [sidecar_path(p) for p in inputs if sidecar_path(p).is_file()]
     sidecars += [Path(p) for p in config.provenance]
     html = render_subject_report(
@@ -65,6 +92,8 @@ def run(config: ReportConfig) -> Path:
             background=Path(config.background) if config.background else None,
             provenance=sidecars,
             dataset=config.dataset,
+            contrastive=Path(config.contrastive) if config.contrastive else None,
+            stimuli=stimuli,
         ),
         config.out,
     )
@@ -83,6 +112,10 @@ def register(subparsers: Any) -> None:
     p.add_argument("--scores", nargs="+", metavar="SPACE=NIFTI")
     p.add_argument("--background", type=Path, help="anatomical underlay (mean EPI / mask)")
     p.add_argument("--provenance", nargs="*", type=Path, help="extra sidecars to list")
+    p.add_argument("--contrastive", type=Path, help="retrieval JSON from `neurodecode contrastive`")
+    p.add_argument(
+        "--cache-dir", type=Path, help="prepared cache whose release shows the example images"
+    )
     p.add_argument("--out", type=Path, help="output .html")
     p.set_defaults(func=_main)
 
@@ -104,6 +137,8 @@ def _main(args: argparse.Namespace) -> int:
         "scores": parse_name_paths(args.scores, "--scores") if args.scores else None,
         "background": args.background,
         "provenance": args.provenance,
+        "contrastive": args.contrastive,
+        "cache_dir": args.cache_dir,
         "out": args.out,
     }
     settings.update({k: v for k, v in flags.items() if v is not None})

@@ -55,7 +55,7 @@ def test_standard_layout_and_symlink():
     ):
         assert (WORKFLOW_DIR / rel).is_file(), rel
     rules = sorted(p.stem for p in (WORKFLOW_DIR / "rules").glob("*.smk"))
-    assert {"data", "features", "encode", "evaluate", "report"} <= set(rules)
+    assert {"data", "features", "encode", "contrastive", "evaluate", "report"} <= set(rules)
     assert (REPO / "pipelines").resolve() == WORKFLOW_DIR
     # the Snakefile only includes rule files and defines `all`
     text = (WORKFLOW_DIR / "Snakefile").read_text()
@@ -74,7 +74,18 @@ def test_every_rule_only_calls_the_cli_and_has_a_log():
             assert shell.strip().startswith('"neurodecode '), name
 
 
-def test_lint_is_clean(tmp_path):
+#: A `contrastive` section using every option, over CLIP image and caption spaces.
+CONTRASTIVE = {
+    "contrastive": {"features": "clipimage", "text_features": "cliptext", "roi": "nsdgeneral"},
+    "feature_spaces": [
+        {"name": "clipimage", "extractor": "ViT-B-32/openai"},
+        {"name": "cliptext", "extractor": "ViT-B-32/openai-text"},
+    ],
+}
+
+
+@pytest.mark.parametrize("extra", [{}, CONTRASTIVE], ids=["plain", "contrastive"])
+def test_lint_is_clean(tmp_path, extra):
     res = subprocess.run(
         [
             sys.executable,
@@ -84,7 +95,7 @@ def test_lint_is_clean(tmp_path):
             str(WORKFLOW_DIR / "Snakefile"),
             "--lint",
             "--configfile",
-            str(_config(tmp_path)),
+            str(_config(tmp_path, **extra)),
             "--directory",
             str(tmp_path),
         ],
@@ -108,15 +119,21 @@ def _dry_run_jobs(text: str) -> dict[str, dict[str, str]]:
     return jobs
 
 
+def _shell_commands(text: str, stage: str) -> list[str]:
+    return re.findall(rf"^Shell command: (neurodecode {stage} .*)$", text, flags=re.M)
+
+
 def test_slurm_dry_run_lists_resources_per_rule(tmp_path, capfd):
-    cfg = _config(tmp_path)
+    cfg = _config(tmp_path, contrastive={"features": "clipimage"})
     status = run(RunConfig(config=cfg, out=tmp_path / "out", profile="slurm", dry_run=True))
     text = capfd.readouterr().out
     assert status == 0, text
     jobs = _dry_run_jobs(text)
     jobs.pop("all", None)
     profile = yaml.safe_load((WORKFLOW_DIR / "profiles/slurm/config.yaml").read_text())
-    assert set(jobs) == {"verify", "prepare", "features", "encode", "evaluate", "report"}
+    assert set(jobs) == {
+        "verify", "prepare", "features", "encode", "contrastive", "evaluate", "report"
+    }  # fmt: skip
     for rule, job in jobs.items():
         wanted = {**profile["default-resources"], **profile["set-resources"][rule]}
         assert job["mem_mb"] == str(wanted["mem_mb"]), rule
@@ -124,9 +141,12 @@ def test_slurm_dry_run_lists_resources_per_rule(tmp_path, capfd):
         assert job["cpus_per_task"] == str(wanted["cpus_per_task"]), rule
         assert "slurm_partition" in job, rule
         assert job["threads"] == str(profile["set-threads"].get(rule, 1)), rule
-    for gpu_rule in ("features", "encode"):
+    for gpu_rule in ("features", "encode", "contrastive"):
         assert jobs[gpu_rule]["gpu"] == "1"
     assert "gpu" not in jobs["prepare"]
+    # the gpu resource puts the contrastive stage on CUDA
+    commands = _shell_commands(text, "contrastive")
+    assert len(commands) == 4 and all("--device cuda" in c for c in commands)
 
 
 def test_default_profile_dry_run_per_subject_jobs(tmp_path, capfd):
@@ -137,10 +157,41 @@ def test_default_profile_dry_run_per_subject_jobs(tmp_path, capfd):
     counts = dict(re.findall(r"^(\w+)\s+(\d+)$", text, flags=re.M))
     assert counts["prepare"] == "3" and counts["report"] == "3"
     assert counts["encode"] == str(3 * n_spaces) and counts["features"] == str(3 * n_spaces)
+    # no `contrastive` section in the release config: no job, and the report does not ask for
+    # one (the packaged default experiment, which has the section, is not merged in)
+    assert "contrastive" not in counts and "--contrastive" not in text
     out = tmp_path / "out"
     assert yaml.safe_load((out / "config.yaml").read_text())["subjects"][-1] == "subj05"
     desc = yaml.safe_load((out / "dataset_description.json").read_text())
     assert desc["DatasetType"] == "derivative"
+
+
+def test_contrastive_section_adds_one_cpu_job_per_subject_feeding_the_report(tmp_path, capfd):
+    cfg = _config(tmp_path, subjects=["subj01", "subj02"], contrastive={})
+    assert run(RunConfig(config=cfg, out=tmp_path / "out", dry_run=True, cores=2)) == 0
+    text = capfd.readouterr().out
+    counts = dict(re.findall(r"^(\w+)\s+(\d+)$", text, flags=re.M))
+    assert counts["contrastive"] == "2"
+    commands = sorted(_shell_commands(text, "contrastive"))
+    assert len(commands) == 2
+    first = commands[0]
+    # schema defaults: the toy CLIP image space, the CPU preset, 300-way retrieval
+    assert "--features sub-subj01/features/sub-subj01_desc-clipimage_features.h5" in first
+    assert "--preset synthetic-cpu" in first and "--n-way 300" in first
+    assert "--device cpu" in first and "--text-features" not in first and "--roi" not in first
+    assert "--out sub-subj01 " in first and "logs/contrastive/sub-subj01.log" in first
+    reports = sorted(_shell_commands(text, "report"))
+    assert "--contrastive sub-subj01/sub-subj01_desc-contrastive_retrieval.json" in reports[0]
+    assert "--cache-dir ." in reports[0]
+
+
+def test_contrastive_space_must_be_a_configured_feature_space(tmp_path, capfd):
+    cfg = _config(tmp_path, contrastive={"features": "truthprf"})
+    assert run(RunConfig(config=cfg, out=tmp_path / "out", dry_run=True, cores=1)) != 0
+    captured = capfd.readouterr()
+    assert "contrastive/features: 'truthprf' is not one of" in captured.out + captured.err
+    with pytest.raises(ValueError, match="contrastive/n_way"):
+        load_workflow_config(_config(tmp_path, contrastive={"n_way": 1}), tmp_path)
 
 
 @pytest.mark.parametrize(
@@ -209,6 +260,7 @@ def test_demo_dry_run_synthesises_then_runs_every_stage(tmp_path, capfd):
     text = capfd.readouterr().out
     counts = dict(re.findall(r"^(\w+)\s+(\d+)$", text, flags=re.M))
     assert counts["synth"] == "1" and counts["report"] == "2"
+    assert counts["contrastive"] == "2"  # the default experiment retrieves with the toy CLIP
     assert "--preset tiny" in text
     cfg = yaml.safe_load((tmp_path / "demo" / "config.yaml").read_text())
     assert cfg["data_root"] == str(tmp_path / "demo" / "sourcedata" / "nsd-synthetic")

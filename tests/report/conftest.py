@@ -1,4 +1,5 @@
-"""Fabricated stage outputs for report tests: a tiny volume, two score maps, a ROI table."""
+"""Fabricated stage outputs for report tests: a tiny volume, two score maps, a ROI table, a
+contrastive retrieval file and a stimulus source."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ def encoding_outputs(tmp_path: Path) -> dict:
         (brain * (500 + 50 * rng.standard_normal(shape))).astype("f4"), affine
     )
     sub = tmp_path / "sub-subj01"
-    sub.mkdir()
+    sub.mkdir(exist_ok=True)
     mean_path = tmp_path / "mean.nii.gz"
     nib.save(mean_img, mean_path)
     maps, sidecars = {}, []
@@ -67,3 +68,58 @@ def encoding_outputs(tmp_path: Path) -> dict:
         "sidecars": sidecars,
         "root": tmp_path,
     }
+
+
+class FakeStimuli:
+    """A stimulus source (``images(ids, size=)``) drawing one flat colour per stimulus id."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[list[int], tuple[int, int] | None]] = []
+
+    def images(self, ids, size=None) -> np.ndarray:
+        ids = [int(i) for i in ids]
+        self.calls.append((ids, size))
+        h, w = size if size is not None else (32, 32)
+        out = np.zeros((len(ids), h, w, 3), dtype=np.uint8)
+        for n, i in enumerate(ids):
+            out[n] = [(37 * i) % 256, (91 * i) % 256, (53 * i) % 256]
+        return out
+
+
+@pytest.fixture
+def contrastive_outputs(tmp_path: Path) -> dict:
+    """A ``*_desc-contrastive_retrieval.json`` (+ sidecar) from small synthetic embeddings."""
+    from neurodecode._io import write_json_atomic
+    from neurodecode.metrics._retrieval import rank_candidates, retrieval_accuracy
+
+    rng = np.random.default_rng(1)
+    n, d = 40, 8
+    ids = np.arange(500, 500 + n)
+    image = rng.normal(size=(n, d))
+    brain = image + 0.8 * rng.normal(size=(n, d))
+    ridge = image + 2.0 * rng.normal(size=(n, d))
+    protocol = {"n_way": 300, "n_draws": 5, "seed": 0}
+    queries = np.array([3, 17, 29])
+    top = rank_candidates(brain[queries], image, k=5)
+    result = {
+        "subject": "subj01",
+        "roi": None,
+        "space": "func1pt8mm",
+        "n_voxels": 150,
+        "split_hash": "abc123def4567890",
+        "n_train_trials": 800,
+        "n_test_stimuli": n,
+        "contrastive": retrieval_accuracy(brain, image, **protocol).as_dict(),
+        "ridge_baseline": {**retrieval_accuracy(ridge, image, **protocol).as_dict(), "alpha": 1.0},
+        "examples": [
+            {"query_stim_id": int(ids[q]), "retrieved_stim_ids": ids[t].tolist()}
+            for q, t in zip(queries, top, strict=True)
+        ],
+    }
+    path = tmp_path / "sub-subj01" / "sub-subj01_desc-contrastive_retrieval.json"
+    path.parent.mkdir(exist_ok=True)
+    write_json_atomic(path, result)
+    sidecar = RunRecord(
+        stage="contrastive", config={"subject": "subj01"}, seed=0, split_hash="abc123def4567890"
+    ).write(path)
+    return {"path": path, "sidecar": sidecar, "result": result, "stimuli": FakeStimuli()}

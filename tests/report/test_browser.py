@@ -14,7 +14,7 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def test_report_renders_in_headless_chromium(encoding_outputs, tmp_path):
+def test_report_renders_in_headless_chromium(encoding_outputs, contrastive_outputs, tmp_path):
     html = render_subject_report(
         ReportInputs(
             subject="subj01",
@@ -23,6 +23,8 @@ def test_report_renders_in_headless_chromium(encoding_outputs, tmp_path):
             background=encoding_outputs["background"],
             provenance=encoding_outputs["sidecars"],
             dataset="nsd",
+            contrastive=contrastive_outputs["path"],
+            stimuli=contrastive_outputs["stimuli"],
         ),
         tmp_path / "report.html",
         progress=False,

@@ -74,3 +74,79 @@ def test_failed_render_leaves_no_file(encoding_outputs, tmp_path):
     with pytest.raises(FileNotFoundError):
         render_subject_report(inputs, tmp_path / "r.html", progress=False)
     assert not list(tmp_path.glob("*r.html*"))
+
+
+def _pngs(text: str) -> list[bytes]:
+    import base64
+
+    return [base64.b64decode(p) for p in re.findall(r'src="data:image/png;base64,([^"]+)"', text)]
+
+
+def test_contrastive_section_shows_retrieval_curves_and_examples(
+    encoding_outputs, contrastive_outputs, tmp_path
+):
+    stimuli = contrastive_outputs["stimuli"]
+    inputs = _inputs(encoding_outputs, contrastive=contrastive_outputs["path"], stimuli=stimuli)
+    text = render_subject_report(inputs, tmp_path / "r.html", progress=False).read_text()
+    assert "Contrastive retrieval" in text
+    res = contrastive_outputs["result"]
+    for model in ("contrastive", "ridge_baseline"):
+        for direction in ("image_given_brain", "brain_given_image"):
+            low, high = res[model][f"{direction}_ci"]
+            assert f">{100 * res[model][direction]:.1f}<" in text, (model, direction)
+            assert f"[{100 * low:.1f}, {100 * high:.1f}]" in text
+    assert ">2.5<" in text  # chance of the 40-way draws (the test set is smaller than 300)
+    assert ">40<" in text and "800" in text  # n test stimuli, training trials
+    # 3 figures of the encoding report + the top-k curves + a thumbnail in every example cell
+    shown = {e["query_stim_id"] for e in res["examples"]}
+    shown |= {i for e in res["examples"] for i in e["retrieved_stim_ids"]}
+    pngs = _pngs(text)
+    assert len(pngs) == 4 + sum(1 + len(e["retrieved_stim_ids"]) for e in res["examples"])
+    assert len(set(pngs[4:])) == len(shown)
+    assert all(p[:8] == b"\x89PNG\r\n\x1a\n" for p in pngs)
+    assert stimuli.calls == [(sorted(shown), (96, 96))]  # one batched read, thumbnails
+    # every query row shows its five retrievals; a retrieved seen image is framed
+    assert text.count("seen: ") == len(res["examples"])
+    hits = sum(e["query_stim_id"] in e["retrieved_stim_ids"] for e in res["examples"])
+    assert text.count('<td class="hit">') == hits
+    srcs = re.findall(r'(?:src|href)="([^"]*)"', text)
+    assert all(s.startswith("data:") for s in srcs)
+
+
+def test_contrastive_examples_without_stimuli_list_ids(
+    encoding_outputs, contrastive_outputs, tmp_path
+):
+    inputs = _inputs(encoding_outputs, contrastive=contrastive_outputs["path"])
+    text = render_subject_report(inputs, tmp_path / "r.html", progress=False).read_text()
+    assert "Images not shown" in text
+    assert len(_pngs(text)) == 4  # no thumbnails
+    for example in contrastive_outputs["result"]["examples"]:
+        assert f"seen: {example['query_stim_id']}" in text
+
+
+def test_report_without_contrastive_has_no_retrieval_section(encoding_outputs, tmp_path):
+    text = render_subject_report(
+        _inputs(encoding_outputs), tmp_path / "r.html", progress=False
+    ).read_text()
+    assert "Contrastive retrieval" not in text
+
+
+def test_retrieval_report_data_reads_the_stage_file(contrastive_outputs, tmp_path):
+    from neurodecode._io import write_json_atomic
+    from neurodecode.report import retrieval_report_data
+
+    data = retrieval_report_data(contrastive_outputs["path"])
+    assert [(r["model"], r["direction"]) for r in data["table"]] == [
+        ("contrastive", "image_given_brain"),
+        ("contrastive", "brain_given_image"),
+        ("ridge_baseline", "image_given_brain"),
+        ("ridge_baseline", "brain_given_image"),
+    ]
+    assert {r["n_way"] for r in data["table"]} == {40}
+    assert {r["n_samples"] for r in data["table"]} == {40}
+    assert len(data["curves"]["ridge_baseline"]["brain_given_image"]) == 40
+    assert data["curves"]["contrastive"]["image_given_brain"][-1] == pytest.approx(1.0)
+    assert data["ablation"] == [] and data["space"] == "func1pt8mm"
+    empty = write_json_atomic(tmp_path / "empty.json", {"subject": "subj01"})
+    with pytest.raises(ValueError, match="no retrieval results"):
+        retrieval_report_data(empty)

@@ -1,4 +1,6 @@
-# One self-contained HTML report per subject at the top of the derivatives folder.
+# One self-contained HTML report per subject at the top of the derivatives folder. With a
+# `contrastive` section the report adds the retrieval results and example images (read from
+# the release through the prepared cache).
 
 
 rule report:
@@ -6,6 +8,8 @@ rule report:
         table=ROITABLE,
         scores=expand(SCOREMAP, fspace=SPACES, allow_missing=True),
         root=DATA_ROOT,
+        contrastive=CONTRASTIVE if "contrastive" in config else [],
+        cache=PREPARED if "contrastive" in config else [],
     output:
         html=REPORT,
         sidecar=sidecar(REPORT),
@@ -17,7 +21,10 @@ rule report:
         dataset=DATASET,
         scores=lambda wc, input: named_inputs(SPACES, input.scores),
         background=background_image,
+        contrastive=lambda wc, input: (
+            f"--contrastive {input.contrastive} --cache-dir ." if input.contrastive else ""
+        ),
     shell:
         "neurodecode report --subject {wildcards.subject} --dataset {params.dataset}"
         " --table {input.table} --scores {params.scores} --background {params.background}"
-        " --out {output.html} > {log} 2>&1"
+        " {params.contrastive} --out {output.html} > {log} 2>&1"
