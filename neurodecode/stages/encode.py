@@ -39,7 +39,7 @@ class EncodeConfig:
     cache: Path
     features: tuple[str, ...]
     out: Path
-    space: str = "func1pt8mm"
+    space: str | None = None
     desc: str | None = None
     n_splits: int = 5
     alphas: tuple[float, ...] = tuple(np.logspace(-2, 6, 17).tolist())
@@ -101,7 +101,7 @@ def _outputs(config: EncodeConfig, spaces: Sequence[str]) -> dict[str, Path]:
     maps = {
         stat: config.out
         / f"{stem}_space-{config.space}_desc-{config.label}_stat-{stat}_statmap.nii.gz"
-        for stat in ("r", "r2", "noisenorm", "alpha")
+        for stat in ("r", "r2", "noisenorm", "alpha", "noiseceiling")
     }
     if len(spaces) > 1:
         for space in spaces:
@@ -115,16 +115,22 @@ def _outputs(config: EncodeConfig, spaces: Sequence[str]) -> dict[str, Path]:
 
 
 def run(config: EncodeConfig) -> dict[str, Path]:
-    """Fit, score and write every output of the stage; returns the output paths."""
+    """Fit, score and write every output of the stage; returns the output paths.
+
+    ``config.space`` None means the grid of the subject's only prepared cache.
+    """
     from neurodecode._provenance import RunRecord, sidecar_path
     from neurodecode.data import load_prepared
+    from neurodecode.stages.features import prepared_space
 
+    space = config.space or prepared_space(config.cache, config.subject)
+    config = dataclasses.replace(config, space=space)
     paths = [resolve_feature_path(f, config.cache) for f in config.features]
     spaces = [p.stem for p in paths]
     outputs = _outputs(config, spaces)
     if all(p.exists() and sidecar_path(p).exists() for p in outputs.values()):
         return outputs  # complete from an earlier run
-    prep = load_prepared(config.cache, config.subject, config.space)
+    prep = load_prepared(config.cache, config.subject, space)
     record = RunRecord(stage="encode", config=config, seed=config.seed, split_hash=prep.split_hash)
 
     train_rows = prep.split("train")
@@ -267,7 +273,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--cache", type=Path, required=True, help="--out of neurodecode prepare")
     p.add_argument("--features", required=True, help="comma-separated feature names or .h5 files")
     p.add_argument("--out", type=Path, required=True)
-    p.add_argument("--space", default="func1pt8mm")
+    p.add_argument(
+        "--space", default=None, help="grid label of the cache (default: the subject's only one)"
+    )
     p.add_argument("--desc", help="BIDS desc label of the outputs (default: from the names)")
     p.add_argument("--n-splits", type=int, default=5)
     p.add_argument("--n-iter", type=int, default=20, help="banded ridge random-search draws")

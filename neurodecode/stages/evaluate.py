@@ -4,9 +4,12 @@ For every ROI label and feature space: number of voxels, mean score, a percentil
 confidence interval of that mean (voxels resampled with replacement; seeded), the ROI's mean
 noise ceiling in the score's units and the fraction of it reached, and which feature space is
 best in the ROI. Inputs are volumes on the subject's functional grid: the score maps written by
-``neurodecode encode``, ROI label volumes (release convention: -1 outside the brain, 0
-unlabelled, 1..K labels, names from a ``ctab`` file) and a noise-ceiling volume in percent
-variance explained (NSD's convention). The table is written atomically as TSV with a sidecar.
+``neurodecode encode``, ROIs and a noise-ceiling volume in percent variance explained (NSD's
+convention). ROIs come as label volumes (``--atlas``; NSD's convention: -1 outside the brain, 0
+unlabelled, 1..K labels, names from a ``ctab`` file) and/or as named binary masks (``--mask
+NAME=NIFTI[,NIFTI...]``; BOLD5000's one file per hemisphere and ROI, voxels > 0 inside; several
+files make one ROI of their union, e.g. both hemispheres). The table is written atomically as
+TSV with a sidecar.
 """
 
 from __future__ import annotations
@@ -23,7 +26,15 @@ if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
-__all__ = ["EvaluateConfig", "parse_name_paths", "read_ctab", "register", "run", "summarize_rois"]
+__all__ = [
+    "EvaluateConfig",
+    "parse_mask_specs",
+    "parse_name_paths",
+    "read_ctab",
+    "register",
+    "run",
+    "summarize_rois",
+]
 
 COLUMNS = (
     "roi", "atlas", "feature_space", "metric", "n_voxels", "mean", "ci_low", "ci_high",
@@ -39,10 +50,13 @@ class EvaluateConfig:
     ----------
     scores : Mapping[str, Path]
         Feature space -> voxelwise score NIfTI.
-    atlases : Sequence[Path]
-        ROI label volumes; each may have a ctab file of label names beside the release's.
     out : Path
         Output TSV.
+    atlases : Sequence[Path]
+        ROI label volumes; each may have a ctab file of label names beside the release's.
+    masks : Mapping[str, Sequence[Path]]
+        ROI name -> binary mask volumes (voxels > 0 are inside); the ROI is their union.
+        At least one atlas or mask is needed.
     metric : {"r", "r2"}
         What the score maps hold; sets the units the noise ceiling is converted to.
     noise_ceiling : Path, optional
@@ -54,14 +68,19 @@ class EvaluateConfig:
     """
 
     scores: Mapping[str, Path]
-    atlases: Sequence[Path]
     out: Path
+    atlases: Sequence[Path] = ()
+    masks: Mapping[str, Sequence[Path]] = dataclasses.field(default_factory=dict)
     metric: str = "r"
     noise_ceiling: Path | None = None
     labels: Mapping[str, Path] = dataclasses.field(default_factory=dict)
     n_bootstrap: int = 1000
     ci: float = 0.95
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not self.atlases and not self.masks:
+            raise ValueError("evaluate: no ROIs; give label volumes (atlases) or masks")
 
 
 def read_ctab(path: str | Path) -> dict[int, str]:
@@ -167,22 +186,40 @@ def summarize_rois(
     return pd.DataFrame(rows, columns=list(COLUMNS))
 
 
+def _stem(path: Path) -> str:
+    return Path(path).name.split(".nii")[0]
+
+
 def _load_rois(
-    atlases: Sequence[Path], labels: Mapping[str, Path]
+    atlases: Sequence[Path],
+    labels: Mapping[str, Path],
+    masks: Mapping[str, Sequence[Path]] | None = None,
 ) -> tuple[dict[str, Any], dict[str, str]]:
+    """ROI name -> boolean volume, and ROI name -> atlas (or mask file stems joined by ``+``)."""
     import nibabel as nib
     import numpy as np
 
     rois: dict[str, Any] = {}
     atlas_of: dict[str, str] = {}
     for path in atlases:
-        atlas = Path(path).name.split(".nii")[0]
+        atlas = _stem(path)
         data = np.asarray(nib.load(path).dataobj)
         names = read_ctab(labels[atlas]) if atlas in labels else {}
         for k in sorted(int(v) for v in np.unique(data) if v > 0):
             name = names.get(k, f"{atlas}-{k}")
             rois[name] = data == k
             atlas_of[name] = atlas
+    for name, paths in (masks or {}).items():
+        if name in rois:
+            raise ValueError(f"mask {name!r}: an atlas label of that name exists already")
+        if not paths:
+            raise ValueError(f"mask {name!r}: no files")
+        # ``> 0``: binary 0/1 masks, and label-style volumes whose -1 marks outside the brain
+        volumes = [np.asarray(nib.load(p).dataobj) > 0 for p in paths]
+        if len({v.shape for v in volumes}) > 1:
+            raise ValueError(f"mask {name!r}: the files are on different grids")
+        rois[name] = np.logical_or.reduce(volumes)
+        atlas_of[name] = "+".join(_stem(p) for p in paths)
     return rois, atlas_of
 
 
@@ -205,7 +242,10 @@ def run(config: EvaluateConfig) -> Path:
             from neurodecode._io import read_json
 
             record.split_hash = read_json(upstream).get("split_hash")
-    rois, atlas_of = _load_rois(config.atlases, config.labels)
+    rois, atlas_of = _load_rois(config.atlases, config.labels, config.masks)
+    shapes = {v.shape for v in scores.values()} | {v.shape for v in rois.values()}
+    if len(shapes) > 1:
+        raise ValueError(f"score maps and ROIs are on different grids: {sorted(shapes)}")
     nc = (
         np.asarray(nib.load(config.noise_ceiling).dataobj, dtype=np.float32)
         if config.noise_ceiling is not None
@@ -218,6 +258,7 @@ def run(config: EvaluateConfig) -> Path:
     with atomic_write(config.out, "w", encoding="utf-8", newline="") as fh:
         table.to_csv(fh, sep="\t", index=False, float_format="%.6g")
     inputs = [*config.scores.values(), *config.atlases, *config.labels.values()]
+    inputs += [p for paths in config.masks.values() for p in paths]
     if config.noise_ceiling is not None:
         inputs.append(config.noise_ceiling)
     record.write(config.out, inputs=inputs)
@@ -235,6 +276,20 @@ def parse_name_paths(items: Sequence[str], what: str) -> dict[str, Path]:
     return out
 
 
+def parse_mask_specs(items: Sequence[str]) -> dict[str, list[Path]]:
+    """``["PPA=lh.nii.gz,rh.nii.gz"]`` -> ``{"PPA": [Path("lh.nii.gz"), Path("rh.nii.gz")]}``."""
+    out: dict[str, list[Path]] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        paths = [Path(v) for v in value.split(",") if v]
+        if not sep or not key or not paths:
+            raise ValueError(f"--mask: expected NAME=NIFTI[,NIFTI...], got {item!r}")
+        if key in out:
+            raise ValueError(f"--mask: ROI {key!r} given twice")
+        out[key] = paths
+    return out
+
+
 def register(subparsers: Any) -> None:
     """Add ``neurodecode evaluate``."""
     p = subparsers.add_parser("evaluate", help="per-ROI table of voxelwise encoding scores")
@@ -242,6 +297,10 @@ def register(subparsers: Any) -> None:
     p.add_argument("--scores", nargs="+", metavar="SPACE=NIFTI", help="score maps")
     p.add_argument("--atlas", nargs="+", type=Path, default=None, help="ROI label volumes")
     p.add_argument("--labels", nargs="*", metavar="ATLAS=CTAB", default=None)
+    p.add_argument(
+        "--mask", nargs="+", metavar="NAME=NIFTI[,NIFTI...]", default=None,
+        help="binary ROI masks (> 0 inside); comma-joined files form one ROI (their union)",
+    )  # fmt: skip
     p.add_argument("--noise-ceiling", type=Path, help="noise ceiling volume (% variance)")
     p.add_argument("--metric", choices=("r", "r2"))
     p.add_argument("--n-bootstrap", type=int)
@@ -261,6 +320,7 @@ def _main(args: argparse.Namespace) -> int:
         "scores": parse_name_paths(args.scores, "--scores") if args.scores else None,
         "atlases": args.atlas,
         "labels": parse_name_paths(args.labels, "--labels") if args.labels else None,
+        "masks": parse_mask_specs(args.mask) if args.mask else None,
         "noise_ceiling": args.noise_ceiling,
         "metric": args.metric,
         "n_bootstrap": args.n_bootstrap,
@@ -269,9 +329,14 @@ def _main(args: argparse.Namespace) -> int:
         "out": args.out,
     }
     settings.update({k: v for k, v in flags.items() if v is not None})
+    if isinstance(settings.get("masks"), Mapping):  # YAML: NAME: path or NAME: [paths]
+        settings["masks"] = {
+            k: [Path(p) for p in ([v] if isinstance(v, str) else v)]
+            for k, v in settings["masks"].items()
+        }
     try:
         config = EvaluateConfig(**settings)
-    except TypeError as exc:
+    except (TypeError, ValueError) as exc:
         print(f"neurodecode evaluate: {exc}", file=sys.stderr)
         return 2
     print(run(config))

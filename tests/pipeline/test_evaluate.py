@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -77,3 +79,92 @@ def test_stage_reads_volumes_and_writes_table_with_sidecar(tmp_path):
     side = read_json(tmp_path / "sub-x" / "t.json")
     assert side["stage"] == "evaluate" and side["config"]["n_bootstrap"] == 200
     assert read_ctab(tmp_path / "floc-places.mgz.ctab") == {0: "Unknown", 1: "OPA", 2: "PPA"}
+
+
+def _save(path, data):
+    import nibabel as nib
+
+    nib.save(nib.Nifti1Image(np.asarray(data, "f4"), np.eye(4)), path)
+    return path
+
+
+def test_binary_masks_are_named_rois_and_comma_files_are_their_union(tmp_path):
+    """BOLD5000's one-label masks: one file per hemisphere and ROI, 0 outside, 1 inside."""
+    lh, rh = np.zeros((4, 4, 2)), np.zeros((4, 4, 2))
+    lh[0, :2], rh[3, :2] = 1, 1  # 4 voxels each, disjoint
+    lh[1, 0, 0] = -1  # label-style "outside the brain" is not inside
+    score = np.zeros((4, 4, 2))
+    score[0], score[3] = 0.2, 0.6
+    args = {
+        "scores": {"clip": _save(tmp_path / "s.nii.gz", score)},
+        "masks": {
+            "LHPPA": [_save(tmp_path / "sub-X_mask-LHPPA.nii.gz", lh)],
+            "RHPPA": [_save(tmp_path / "sub-X_mask-RHPPA.nii.gz", rh)],
+            "PPA": [tmp_path / "sub-X_mask-LHPPA.nii.gz", tmp_path / "sub-X_mask-RHPPA.nii.gz"],
+        },
+        "out": tmp_path / "t.tsv",
+        "n_bootstrap": 100,
+    }
+    table = pd.read_csv(run(EvaluateConfig(**args)), sep="\t").set_index("roi")
+    assert list(table.index) == ["LHPPA", "RHPPA", "PPA"]
+    assert table["n_voxels"].tolist() == [4, 4, 8]
+    assert table.loc["LHPPA", "mean"] == pytest.approx(0.2)
+    assert table.loc["PPA", "mean"] == pytest.approx(0.4)
+    assert table.loc["PPA", "atlas"] == "sub-X_mask-LHPPA+sub-X_mask-RHPPA"
+    assert np.isnan(table.loc["PPA", "noise_ceiling"])  # no noise-ceiling map given
+
+
+def test_masks_and_atlases_together_and_input_errors(tmp_path):
+    atlas = np.zeros((3, 3, 3))
+    atlas[0] = 1
+    mask = np.zeros((3, 3, 3))
+    mask[2] = 1
+    score = _save(tmp_path / "s.nii.gz", np.full((3, 3, 3), 0.3))
+    _save(tmp_path / "atlas.nii.gz", atlas)
+    _save(tmp_path / "m.nii.gz", mask)
+    table = pd.read_csv(
+        run(
+            EvaluateConfig(
+                scores={"a": score}, atlases=[tmp_path / "atlas.nii.gz"],
+                masks={"M": [tmp_path / "m.nii.gz"]}, out=tmp_path / "t.tsv", n_bootstrap=100,
+            )
+        ),
+        sep="\t",
+    )  # fmt: skip
+    assert table["roi"].tolist() == ["atlas-1", "M"]  # no ctab: labels named atlas-k
+    with pytest.raises(ValueError, match="no ROIs"):
+        EvaluateConfig(scores={"a": score}, out=tmp_path / "x.tsv")
+    big = _save(tmp_path / "big.nii.gz", np.ones((4, 3, 3)))
+    with pytest.raises(ValueError, match="different grids"):
+        run(EvaluateConfig(scores={"a": score}, masks={"M": [big]}, out=tmp_path / "y.tsv"))
+
+
+def test_cli_mask_flag(tmp_path):
+    import argparse
+
+    from neurodecode.stages import evaluate
+    from neurodecode.stages.evaluate import parse_mask_specs
+
+    assert parse_mask_specs(["PPA=a.nii.gz,b.nii.gz", "X=c.nii.gz"]) == {
+        "PPA": [Path("a.nii.gz"), Path("b.nii.gz")],
+        "X": [Path("c.nii.gz")],
+    }
+    for bad in (["PPA"], ["PPA="], ["=a.nii.gz"], ["A=a.nii.gz", "A=b.nii.gz"]):
+        with pytest.raises(ValueError, match="--mask"):
+            parse_mask_specs(bad)
+    mask = np.zeros((2, 2, 2))
+    mask[0] = 1
+    _save(tmp_path / "lh.nii.gz", mask)
+    _save(tmp_path / "rh.nii.gz", 1 - mask)
+    _save(tmp_path / "s.nii.gz", np.full((2, 2, 2), 0.5))
+    parser = argparse.ArgumentParser()
+    evaluate.register(parser.add_subparsers())
+    args = parser.parse_args(
+        ["evaluate", "--scores", f"clip={tmp_path / 's.nii.gz'}", "--mask",
+         f"EarlyVis={tmp_path / 'lh.nii.gz'},{tmp_path / 'rh.nii.gz'}",
+         f"LHEarlyVis={tmp_path / 'lh.nii.gz'}", "--n-bootstrap", "100",
+         "--out", str(tmp_path / "t.tsv")]
+    )  # fmt: skip
+    assert args.func(args) == 0
+    table = pd.read_csv(tmp_path / "t.tsv", sep="\t").set_index("roi")
+    assert table.loc["EarlyVis", "n_voxels"] == 8 and table.loc["LHEarlyVis", "n_voxels"] == 4

@@ -32,8 +32,8 @@ rule verify:
     params:
         dataset=DATASET,
     shell:
-        "neurodecode data verify --dataset {params.dataset} --root {input} --subject {wildcards.subject}"
-        " --out {output.report} > {log} 2>&1"
+        "neurodecode data verify --dataset {params.dataset} --root {input}"
+        " --subject {wildcards.subject} --out {output.report} > {log} 2>&1"
 
 
 rule prepare:
@@ -51,5 +51,6 @@ rule prepare:
         dataset=DATASET,
         grid=GRID,
     shell:
-        "neurodecode prepare --dataset {params.dataset} --root {input.root} --subject {wildcards.subject}"
-        " --space {params.grid} --out {output.cache} > {log} 2>&1"
+        "neurodecode prepare --dataset {params.dataset} --root {input.root}"
+        " --subject {wildcards.subject} --space {params.grid} --out {output.cache}"
+        " --no-progress > {log} 2>&1"

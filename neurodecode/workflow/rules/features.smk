@@ -13,6 +13,7 @@ rule features:
         "logs/features/sub-{subject}_desc-{fspace}.log",
     params:
         extractor=lambda wc: feature_option(wc.fspace, "extractor"),
+        grid=GRID,
     shell:
-        "neurodecode features --subject {wildcards.subject} --cache . --model {params.extractor}"
-        " --out {output.features} --no-progress > {log} 2>&1"
+        "neurodecode features --subject {wildcards.subject} --cache . --space {params.grid}"
+        " --model {params.extractor} --out {output.features} --no-progress > {log} 2>&1"
