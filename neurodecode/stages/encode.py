@@ -47,6 +47,7 @@ class EncodeConfig:
     seed: int = 0
     n_bootstrap: int = 1000
     chunk_size: int = 8192
+    device: str = "cpu"
 
     @property
     def label(self) -> str:
@@ -162,8 +163,13 @@ def _fit(config, X, Y, groups, sizes, spaces):
     from neurodecode.encoders import BandedRidgeEncoder, RidgeEncoder
 
     if len(sizes) == 1:
+        # On "cpu" numpy does the algebra; any other device runs it through torch there.
         model = RidgeEncoder(
-            alphas=config.alphas, n_splits=config.n_splits, chunk_size=config.chunk_size
+            alphas=config.alphas,
+            n_splits=config.n_splits,
+            chunk_size=config.chunk_size,
+            backend="numpy" if config.device == "cpu" else "torch",
+            device=config.device,
         )
     else:
         model = BandedRidgeEncoder(
@@ -280,6 +286,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--n-splits", type=int, default=5)
     p.add_argument("--n-iter", type=int, default=20, help="banded ridge random-search draws")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="cpu", help="'cpu' (numpy) or a torch device such as 'cuda'")
     p.set_defaults(func=_main)
 
 
@@ -294,6 +301,7 @@ def _main(args: argparse.Namespace) -> int:
         n_splits=args.n_splits,
         n_iter=args.n_iter,
         seed=args.seed,
+        device=args.device,
     )
     outputs = run(config)
     print(f"encode: wrote {outputs['rois']}")

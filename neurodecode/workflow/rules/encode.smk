@@ -16,8 +16,9 @@ rule encode:
     params:
         grid=GRID,
         seed=config["seed"],
+        device=lambda wc, resources: "cuda" if getattr(resources, "gpu", 0) else "cpu",
     threads: 1
     shell:
         "neurodecode encode --subject {wildcards.subject} --cache . --space {params.grid}"
         " --features {input.features} --desc {wildcards.fspace} --seed {params.seed}"
-        " --out sub-{wildcards.subject} > {log} 2>&1"
+        " --device {params.device} --out sub-{wildcards.subject} > {log} 2>&1"

@@ -14,6 +14,7 @@ rule features:
     params:
         extractor=lambda wc: feature_option(wc.fspace, "extractor"),
         grid=GRID,
+        device=lambda wc, resources: "cuda" if getattr(resources, "gpu", 0) else "cpu",
     shell:
         "neurodecode features --subject {wildcards.subject} --cache . --space {params.grid}"
-        " --model {params.extractor} --out {output.features} --no-progress > {log} 2>&1"
+        " --model {params.extractor} --out {output.features} --device {params.device} --no-progress > {log} 2>&1"
