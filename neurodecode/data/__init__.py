@@ -50,9 +50,7 @@ __all__ = [
 ]
 
 
-def load_subject(
-    dataset: str, subject: str, *, root: str | os.PathLike[str], **options
-) -> Subject:
+def load_subject(dataset: str, subject: str, *, root: str | os.PathLike[str], **options) -> Subject:
     """Open one subject of a release: ``dataset`` is ``"nsd"`` or ``"bold5000"``.
 
     Parameters
