@@ -13,6 +13,9 @@ def toy_clip_card(report: dict[str, Any]) -> str:
     size_mb = report.get("file_bytes", 0) / 1e6
     side = f"{cfg['image_size']}x{cfg['image_size']}"
     lo, hi = cfg["train_offset"], cfg["train_offset"] + cfg["n_train"]
+    from neurodecode.synth import CATEGORIES, COLOURS, SHAPES
+
+    n_colours, n_shapes, n_categories = len(COLOURS), len(SHAPES), len(CATEGORIES)
     return f"""# neurodecode toy CLIP
 
 An open_clip `CLIP` (ResNet image tower: layers [1, 1, 1, 1], width 32; transformer text tower:
@@ -45,8 +48,8 @@ open_clip's `ClipLoss`; AdamW (lr {cfg["lr"]}, weight decay {cfg["weight_decay"]
 | caption -> image top-1 of 100 | {m["retrieval_t2i"]:.3f} |
 
 Prompts: "A picture of a {{colour}} {{word}}." averaged over the other attributes
-(`neurodecode.models.zero_shot_prompts`). Chance: colour 1/8-ish, shape 1/5, category 1/5,
-retrieval 1/100.
+(`neurodecode.models.zero_shot_prompts`). Chance: colour 1/{n_colours}, shape 1/{n_shapes},
+category 1/{n_categories}, retrieval 1/100.
 
 ## Use
 ```python
