@@ -1,0 +1,103 @@
+"""The real workflow on a tiny synthetic world: killed mid-stage, resumed, finished.
+
+One module-scoped run: ``neurodecode demo --preset tiny`` is started, killed (SIGKILL to its
+whole process group) while a stage is running after ``prepare`` has finished, and started
+again. The second run must finish, leave every output that was complete before the kill
+untouched (same bytes and modification time), and leave no partial file under an output name.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("snakemake")
+pytest.importorskip("torch")
+
+KILL_TIMEOUT_S = 600
+
+
+def _demo(out: Path) -> list[str]:
+    return [sys.executable, "-m", "neurodecode.cli", "demo", "--preset", "tiny",
+            "--out", str(out), "--cores", "1"]  # fmt: skip
+
+
+def _outputs(out: Path) -> dict[Path, tuple[int, int]]:
+    """Every stage output with a sidecar (complete by construction): path -> (mtime, size)."""
+    found = {}
+    for path in out.glob("sub-*/**/*"):
+        if path.is_file() and not path.name.startswith(".") and path.suffix != ".json":
+            st = path.stat()
+            found[path] = (st.st_mtime_ns, st.st_size)
+    return found
+
+
+@pytest.fixture(scope="module")
+def resumed(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo")
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    with open(out.parent / "first.log", "w") as log:
+        proc = subprocess.Popen(
+            _demo(out), stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env
+        )
+        deadline = time.monotonic() + KILL_TIMEOUT_S
+        # Kill once a prepared cache exists and a later stage has started (features).
+        while time.monotonic() < deadline and proc.poll() is None:
+            if list(out.glob("sub-*/*desc-prepared_bold.h5")) and list(out.glob("logs/features/*")):
+                break
+            time.sleep(0.2)
+        assert proc.poll() is None, (out.parent / "first.log").read_text()[-3000:]
+        time.sleep(1.0)  # into the features stage
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    before = _outputs(out)
+    second = subprocess.run(_demo(out), capture_output=True, text=True, env=env, timeout=1800)
+    return out, before, second
+
+
+def test_resumed_run_finishes(resumed):
+    out, _, second = resumed
+    assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
+    for subject in ("subj01", "subj02"):
+        report = out / f"sub-{subject}.html"
+        assert report.stat().st_size > 10_000
+        assert f"report: {report.resolve()}" in second.stdout
+
+
+def test_completed_outputs_were_not_recomputed(resumed):
+    out, before, _ = resumed
+    assert any(p.name.endswith("desc-prepared_bold.h5") for p in before)
+    after = _outputs(out)
+    for path, stamp in before.items():
+        assert after.get(path) == stamp, f"{path} was rewritten by the resumed run"
+
+
+def test_no_partial_file_under_an_output_name(resumed):
+    out, _, _ = resumed
+    for path in out.glob("sub-*/**/*"):
+        if path.is_file() and not path.name.startswith("."):
+            assert ".tmp" not in path.name, path
+    for sidecar in out.glob("sub-*/**/*.json"):
+        json.loads(sidecar.read_text())  # every sidecar is whole JSON
+
+
+def test_encoding_recovers_the_world_truth(resumed):
+    """The demo's per-ROI table: each ROI's best space is the one it was simulated from."""
+    import pandas as pd
+
+    out, _, _ = resumed
+    table = pd.read_csv(next(out.glob("sub-subj01/*_desc-encoding_stat-r_rois.tsv")), sep="\t")
+    best = table[table["best"]].set_index("roi")
+    truth = {"prf-visualrois": "truthprf", "floc-faces": "truthcategory",
+             "floc-places": "truthcategory"}  # fmt: skip
+    assert {"V1v", "hV4", "FFA-1", "PPA"} <= set(best.index)
+    for roi, row in best.iterrows():
+        assert row["feature_space"] == truth[row["atlas"]], roi
+        assert row["ceiling_fraction"] > 0.7, (roi, row["ceiling_fraction"])
