@@ -16,7 +16,6 @@ outranks it), so a degenerate predictor that outputs one constant vector scores 
 from __future__ import annotations
 
 import dataclasses
-import math
 from typing import Any
 
 import numpy as np
@@ -24,7 +23,6 @@ import numpy as np
 __all__ = ["RetrievalResult", "cosine_similarity", "rank_candidates", "retrieval_accuracy"]
 
 #: Standard normal 0.975 quantile.
-_Z975 = 1.959963984540054
 
 
 @dataclasses.dataclass(frozen=True)
@@ -173,8 +171,10 @@ def retrieval_accuracy(
     rng = np.random.default_rng(seed)
     ranks_ib = np.empty((n_draws, n_way), dtype=np.int64)
     ranks_bi = np.empty((n_draws, n_way), dtype=np.int64)
+    drawn = np.empty((n_draws, n_way), dtype=np.int64)
     for d in range(n_draws):
         idx = rng.choice(n_samples, size=n_way, replace=False)
+        drawn[d] = idx
         sim = sim_full[np.ix_(idx, idx)]
         ranks_ib[d] = _ranks_of_diagonal(sim)
         ranks_bi[d] = _ranks_of_diagonal(sim.T)
@@ -187,8 +187,8 @@ def retrieval_accuracy(
         n_samples=n_samples,
         image_given_brain=float(top1_ib.mean()),
         brain_given_image=float(top1_bi.mean()),
-        image_given_brain_ci=_mean_ci(top1_ib),
-        brain_given_image_ci=_mean_ci(top1_bi),
+        image_given_brain_ci=_query_ci(ranks_ib == 0, drawn, n_samples, seed),
+        brain_given_image_ci=_query_ci(ranks_bi == 0, drawn, n_samples, seed),
         chance=1.0 / n_way,
         topk_image_given_brain=_topk_curve(ranks_ib, n_way),
         topk_brain_given_image=_topk_curve(ranks_bi, n_way),
@@ -222,24 +222,19 @@ def _topk_curve(ranks: np.ndarray, n_way: int) -> np.ndarray:
     return (np.cumsum(counts, axis=1) / ranks.shape[1]).mean(axis=0)
 
 
-def _t_quantile_975(df: int) -> float:
-    """0.975 quantile of Student's t: exact for df <= 2, Cornish-Fisher expansion beyond."""
-    if df == 1:
-        return math.tan(math.pi * 0.475)
-    if df == 2:
-        return 0.95 / math.sqrt(2 * 0.975 * 0.025)
-    z = _Z975
-    g1 = (z**3 + z) / 4
-    g2 = (5 * z**5 + 16 * z**3 + 3 * z) / 96
-    g3 = (3 * z**7 + 19 * z**5 + 17 * z**3 - 15 * z) / 384
-    g4 = (79 * z**9 + 776 * z**7 + 1482 * z**5 - 1920 * z**3 - 945 * z) / 92160
-    return z + g1 / df + g2 / df**2 + g3 / df**3 + g4 / df**4
+def _query_ci(
+    hits: np.ndarray, drawn: np.ndarray, n_samples: int, seed: int | None
+) -> tuple[float, float]:
+    """95% CI of top-1 over the population of queries (percentile bootstrap, 2000 resamples).
 
+    Each query's accuracy is its hit rate over the draws it appeared in; resampling queries
+    captures the uncertainty that averaging draws does not (with ``n_way == n_samples`` every
+    draw is the same set, and the spread over draws is zero).
+    """
+    from neurodecode.metrics._stats import bootstrap_mean
 
-def _mean_ci(values: np.ndarray) -> tuple[float, float]:
-    mean = float(values.mean())
-    n = values.size
-    if n < 2:
-        return mean, mean
-    half = _t_quantile_975(n - 1) * float(values.std(ddof=1)) / math.sqrt(n)
-    return mean - half, mean + half
+    count = np.bincount(drawn.ravel(), minlength=n_samples)
+    hit = np.bincount(drawn.ravel(), weights=hits.ravel().astype(np.float64), minlength=n_samples)
+    per_query = hit[count > 0] / count[count > 0]
+    est = bootstrap_mean(per_query, n_bootstrap=2000, seed=0 if seed is None else int(seed))
+    return est.ci_low, est.ci_high

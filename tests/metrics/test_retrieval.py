@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 import scipy.stats
 
-from neurodecode.metrics import _retrieval
 from neurodecode.metrics._retrieval import (
     cosine_similarity,
     rank_candidates,
@@ -34,8 +33,12 @@ def test_matches_brute_force_in_both_directions_when_all_samples_are_candidates(
     assert res.brain_given_image == pytest.approx(_reference_top1(image, brain))
     # The two directions differ on this problem, so a swapped direction would be caught.
     assert res.image_given_brain != res.brain_given_image
-    # Every draw holds all samples: no spread, zero-width interval.
-    assert res.image_given_brain_ci == pytest.approx((res.image_given_brain,) * 2)
+    # Every draw holds all samples, so draws do not vary: the interval comes from resampling
+    # queries, about the binomial one for 40 queries.
+    lo, hi = res.image_given_brain_ci
+    p = res.image_given_brain
+    assert lo < p < hi
+    assert (hi - lo) / 2 == pytest.approx(1.96 * np.sqrt(p * (1 - p) / 40), rel=0.3)
 
 
 def test_each_draw_matches_brute_force_on_its_subset():
@@ -98,17 +101,12 @@ def test_seed_determinism_and_ci():
     assert not np.array_equal(a.draws_image_given_brain, c.draws_image_given_brain)
     lo, hi = a.image_given_brain_ci
     assert lo < a.image_given_brain < hi
+    # Resampling the 400 queries gives a wider interval than the spread of the 30 draws.
     draws = a.draws_image_given_brain
     half = scipy.stats.t.ppf(0.975, draws.size - 1) * draws.std(ddof=1) / np.sqrt(draws.size)
-    assert (hi - lo) / 2 == pytest.approx(half, rel=1e-4)
+    assert (hi - lo) / 2 > half
     d = a.as_dict()
     assert d["n_way"] == 100 and len(d["topk_image_given_brain"]) == 100
-
-
-@pytest.mark.parametrize("df", [1, 2, 3, 5, 10, 29, 100])
-def test_t_quantile_matches_scipy(df):
-    tol = 5e-3 if df < 5 else 5e-4
-    assert _retrieval._t_quantile_975(df) == pytest.approx(scipy.stats.t.ppf(0.975, df), abs=tol)
 
 
 def test_rank_candidates_and_cosine():

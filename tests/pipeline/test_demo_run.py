@@ -101,3 +101,38 @@ def test_encoding_recovers_the_world_truth(resumed):
     for roi, row in best.iterrows():
         assert row["feature_space"] == truth[row["atlas"]], roi
         assert row["ceiling_fraction"] > 0.7, (roi, row["ceiling_fraction"])
+
+
+def test_notebook_runs_on_the_demo_outputs(resumed, tmp_path, monkeypatch):
+    """notebooks/ read stage outputs only: the analysis notebook runs on the demo's folder."""
+    nbformat = pytest.importorskip("nbformat")
+    from nbclient import NotebookClient
+
+    out, _, _ = resumed
+    notebook = Path(__file__).resolve().parents[2] / "notebooks" / "encoding_across_subjects.ipynb"
+    monkeypatch.setenv("NEURODECODE_DERIVATIVES", str(out))
+    nb = nbformat.read(notebook, as_version=4)
+    NotebookClient(
+        nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+    ).execute()
+    outputs = [o for cell in nb.cells if cell.cell_type == "code" for o in cell.outputs]
+    assert not [o for o in outputs if o.output_type == "error"]
+    text = "".join(str(o.get("data", {}).get("text/plain", "")) for o in outputs)
+    assert "subj01" in text and "subj02" in text
+
+
+def test_demo_report_opens_in_headless_chromium(resumed, tmp_path):
+    """The real report of the run, in Debian's chromium: no console errors, a full page."""
+    from report._browser import find_chromium, screenshot
+
+    if find_chromium() is None:
+        pytest.skip("chromium + chromedriver not installed (.ci/run installs them)")
+    out, _, _ = resumed
+    png = Path(os.environ.get("NEURODECODE_SCREENSHOT_DIR", tmp_path)) / "demo_report.png"
+    logs = screenshot(out / "sub-subj01.html", png)
+    assert [e for e in logs if e["level"] in ("SEVERE", "WARNING")] == []
+    from PIL import Image
+
+    with Image.open(png) as img:
+        assert img.width >= 1000 and img.height > 1500
+        assert len(img.convert("RGB").getcolors(maxcolors=1 << 20) or []) > 200
