@@ -170,8 +170,7 @@ def retrieval_section_html(
     ]
     first = data["table"][0]
     capped = (
-        " Here n-way is capped at the number of test stimuli, so every draw holds all of them"
-        " and the interval has zero width."
+        " Here n-way is capped at the number of test stimuli, so every draw holds all of them."
         if first["n_way"] >= first["n_samples"]
         else ""
     )
@@ -182,8 +181,8 @@ def retrieval_section_html(
         f'<p class="meta">Voxels: {html.escape(str(roi))} ({_fmt_int(data["n_voxels"])}); '
         f"trained on {_fmt_int(data['n_train_trials'])} single trials, tested on "
         f"{_fmt_int(data['n_test_stimuli'])} test stimuli (repeats averaged). Top-1 is the "
-        f"mean over {first['n_draws']} random draws of {first['n_way']} candidates; the CI "
-        f"reflects the choice of candidates, not the sampling of the test set.{capped}</p>",
+        f"mean over {first['n_draws']} random draws of {first['n_way']} candidates; the 95% CI "
+        f"is a bootstrap over the test stimuli (each one's hit rate over its draws).{capped}</p>",
         _table(rows, list(rows[0]), left=2),
         f"<figure>{curves}<figcaption>Top-k accuracy against k in both directions: "
         "<em>image given brain</em> ranks the candidate images for a brain embedding, "
