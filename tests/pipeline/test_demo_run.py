@@ -105,19 +105,12 @@ def test_encoding_recovers_the_world_truth(resumed):
 
 def test_notebook_runs_on_the_demo_outputs(resumed, tmp_path, monkeypatch):
     """notebooks/ read stage outputs only: the analysis notebook runs on the demo's folder."""
-    nbformat = pytest.importorskip("nbformat")
-    from nbclient import NotebookClient
+    pytest.importorskip("nbclient")
+    from report._notebook import run_notebook
 
     out, _, _ = resumed
-    notebook = Path(__file__).resolve().parents[2] / "notebooks" / "encoding_across_subjects.ipynb"
-    monkeypatch.setenv("NEURODECODE_DERIVATIVES", str(out))
-    nb = nbformat.read(notebook, as_version=4)
-    NotebookClient(
-        nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
-    ).execute()
-    outputs = [o for cell in nb.cells if cell.cell_type == "code" for o in cell.outputs]
+    outputs, text = run_notebook(out, tmp_path, monkeypatch)
     assert not [o for o in outputs if o.output_type == "error"]
-    text = "".join(str(o.get("data", {}).get("text/plain", "")) for o in outputs)
     assert "subj01" in text and "subj02" in text
 
 
