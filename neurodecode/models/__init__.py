@@ -37,6 +37,7 @@ from neurodecode.models._toy_clip import (
 )
 from neurodecode.models._toy_clip_train import (
     ToyClipTrainConfig,
+    category_of_class_word,
     evaluate_toy_clip,
     images_to_tensor,
     train_toy_clip,
@@ -53,6 +54,7 @@ __all__ = [
     "WeightsNotFoundError",
     "build_compact_vocab",
     "build_efficientnet_lite0",
+    "category_of_class_word",
     "evaluate_toy_clip",
     "file_sha256",
     "get_model_spec",

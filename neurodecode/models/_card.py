@@ -7,36 +7,82 @@ from typing import Any
 __all__ = ["toy_clip_card"]
 
 
+def _sampling(cfg: dict[str, Any]) -> str:
+    lo, hi = cfg["train_offset"], cfg["train_offset"] + cfg["n_train"]
+    frac = cfg.get("object_fraction")
+    if frac is None:
+        return f"ids drawn uniformly from [{lo}, {hi})"
+    return (
+        f"ids drawn from [{lo}, {hi}) with object images (the only ones whose captions name a "
+        f"shape) making up {frac:.0%} of each batch"
+    )
+
+
+def _stage_line(k: int, stage: dict[str, Any]) -> str:
+    cfg, m = stage["config"], stage["metrics"]
+    start = "from a seeded random initialisation" if k == 0 else "continuing stage " + str(k)
+    sha = stage.get("weights_sha256")
+    sha = f" (weights sha256 `{sha[:16]}...`)" if sha else ""
+    return (
+        f"{k + 1}. {start}: {cfg['steps']} steps of batch {cfg['batch_size']} "
+        f"({cfg['steps'] * cfg['batch_size']} pairs), {_sampling(cfg)}; AdamW (lr {cfg['lr']}, "
+        f"weight decay {cfg['weight_decay']}, betas 0.9/0.98), {cfg['warmup']} warm-up steps then "
+        f"cosine decay; bf16 autocast: {cfg['bf16']}; seed {cfg['seed']}; "
+        f"{stage['torch_threads']} CPU threads; {stage['train_seconds']:.0f} s. "
+        f"Held-out after it: shape {m['shape']:.3f}, category {m['category']:.3f}{sha}."
+    )
+
+
+def _command(k: int, cfg: dict[str, Any]) -> str:
+    cmd = f"neurodecode models train clip --out stage{k + 1} --steps {cfg['steps']}"
+    cmd += f" --world-seed {cfg['world_seed']} --seed {cfg['seed']}"
+    if k:
+        cmd += f" --init-from stage{k} --lr {cfg['lr']} --warmup {cfg['warmup']}"
+    if cfg.get("object_fraction") is not None:
+        cmd += f" --object-fraction {cfg['object_fraction']}"
+    return cmd
+
+
 def toy_clip_card(report: dict[str, Any]) -> str:
     """Markdown model card of a toy CLIP from :func:`train_toy_clip`'s report."""
     cfg, m = report["config"], report["metrics"]
+    stages = report.get("stages") or [
+        {k: report[k] for k in ("config", "metrics", "train_seconds", "torch_threads")}
+    ]
     size_mb = report.get("file_bytes", 0) / 1e6
     side = f"{cfg['image_size']}x{cfg['image_size']}"
-    lo, hi = cfg["train_offset"], cfg["train_offset"] + cfg["n_train"]
     from neurodecode.synth import CATEGORIES, COLOURS, SHAPES
 
     n_colours, n_shapes, n_categories = len(COLOURS), len(SHAPES), len(CATEGORIES)
+    total = sum(s["train_seconds"] for s in stages)
+    steps = "\n".join(_stage_line(k, s) for k, s in enumerate(stages))
+    commands = "\n".join(_command(k, s["config"]) for k, s in enumerate(stages))
     return f"""# neurodecode toy CLIP
 
 An open_clip `CLIP` (ResNet image tower: layers [1, 1, 1, 1], width 32; transformer text tower:
-width 128, 4 layers, 4 heads, context 32; joint embedding 128) trained from scratch by
-`neurodecode models train clip` on synthetic image/caption pairs. It is a test instrument for the
-synthetic world, not a general image model.
+width 128, 4 layers, 4 heads, context 32; joint embedding 128) trained from scratch, in the
+stages below, by `neurodecode models train clip` on synthetic image/caption pairs. It is a test
+instrument for the synthetic world, not a general image model.
 
 ## Data
 Stimuli of `neurodecode.synth.StimulusSet` (generator seed {cfg["world_seed"]}, {side} RGB),
-training ids drawn uniformly from [{lo}, {hi}) with one of their five captions per draw.
-Evaluation ids 0..{cfg["n_eval"] - 1} were never trained on (they are
-the stimuli a world with this seed shows its subjects).
+one of their five captions per draw. Evaluation ids 0..{cfg["n_eval"] - 1} were never trained on
+(they are the stimuli a world with this seed shows its subjects).
 Vocabulary: the {report["vocab_size"] - 2} open_clip BPE tokens used by the captions and prompts,
 plus padding and `<unk>` (`vocab.json`; `neurodecode.models.CompactTokenizer`).
 
 ## Training
-open_clip's `ClipLoss`; AdamW (lr {cfg["lr"]}, weight decay {cfg["weight_decay"]}, betas 0.9/0.98),
-{cfg["warmup"]} warm-up steps then cosine decay; {cfg["steps"]} steps of batch {cfg["batch_size"]}
-({cfg["steps"] * cfg["batch_size"]} pairs); bf16 autocast: {cfg["bf16"]}; seed {cfg["seed"]};
-{report["torch_threads"]} CPU threads; wall time {report["train_seconds"]:.0f} s.
+open_clip's `ClipLoss`, in {len(stages)} stage(s) ({total:.0f} s of training in all):
+
+{steps}
+
 {report["n_parameters"]} parameters, stored as fp16 safetensors ({size_mb:.2f} MB).
+Each stage is deterministic given its seed and starting weights (on the same thread count);
+the stages are reproduced by
+
+```
+{commands}
+```
 
 ## Held-out metrics ({int(m["n"])} images)
 | read-out | value |
@@ -48,13 +94,15 @@ open_clip's `ClipLoss`; AdamW (lr {cfg["lr"]}, weight decay {cfg["weight_decay"]
 | caption -> image top-1 of 100 | {m["retrieval_t2i"]:.3f} |
 
 Prompts: "A picture of a {{colour}} {{word}}." averaged over the other attributes
-(`neurodecode.models.zero_shot_prompts`). Chance: colour 1/{n_colours}, shape 1/{n_shapes},
-category 1/{n_categories}, retrieval 1/100.
+(`neurodecode.models.zero_shot_prompts`); the category read-out picks the nearest class word
+(a shape word, face, house, figure or word) and maps it to its category
+(`neurodecode.models.category_of_class_word`). Chance: colour 1/{n_colours},
+shape 1/{n_shapes}, category 1/{n_categories}, retrieval 1/100.
 
 ## Use
 ```python
 from neurodecode.models import load_clip
-model, tokenizer, info = load_clip("toy-clip")
+loaded = load_clip("toy-clip")  # loaded.model (open_clip CLIP), loaded.tokenizer
 ```
 or directly `open_clip.create_model("local-dir:<this folder>")` with the tokenizer of `vocab.json`.
 """

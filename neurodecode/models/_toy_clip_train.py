@@ -28,6 +28,7 @@ from neurodecode.models._toy_clip import (
 
 __all__ = [
     "ToyClipTrainConfig",
+    "category_of_class_word",
     "evaluate_toy_clip",
     "images_to_tensor",
     "train_toy_clip",
@@ -59,6 +60,13 @@ class ToyClipTrainConfig:
         bfloat16 autocast (CPU or CUDA); the weights stay fp32 during training.
     threads : int
         torch intra-op threads.
+    object_fraction : float or None
+        Share of each batch drawn from object images (the only images whose captions name a
+        shape); the rest are drawn from the other categories. ``None``: ids drawn uniformly,
+        so about one image in five is an object.
+    init_from : str or None
+        Folder of a saved toy CLIP to continue from (its weights and vocabulary); ``None``
+        trains from a seeded random initialisation.
     log_every : int
         Steps between loss lines (and held-out checks on 200 ids when ``eval_every`` > 0).
     eval_every : int
@@ -78,6 +86,8 @@ class ToyClipTrainConfig:
     n_eval: int = 1000
     bf16: bool = False
     threads: int = 2
+    object_fraction: float | None = None
+    init_from: str | None = None
     log_every: int = 50
     eval_every: int = 150
 
@@ -93,19 +103,33 @@ def images_to_tensor(images: np.ndarray, mean: Sequence[float], std: Sequence[fl
 
 
 def zero_shot_prompts() -> dict[str, dict[str, list[str]]]:
-    """Caption prompts per class for the colour, shape and category read-outs."""
-    from neurodecode.synth import CATEGORIES, CATEGORY_WORDS, COLOURS, SHAPES
+    """Caption prompts per class for the colour, shape and category read-outs.
 
-    words = {c: [CATEGORY_WORDS[c]] if c in CATEGORY_WORDS else list(SHAPES) for c in CATEGORIES}
-    all_words = [w for ws in words.values() for w in ws]
+    Category classes are the words captions use for them (each shape word for objects, then
+    ``face``, ``house``, ``figure``, ``word``); :func:`category_of_class_word` maps a predicted
+    word to its category, the usual zero-shot read-out of a coarse label from fine class names.
+    """
+    from neurodecode.synth import COLOURS, SHAPES
+
+    words = list(_category_words())
     return {
-        "colour": {c: [_PROMPT.format(colour=c, word=w) for w in all_words] for c in COLOURS},
+        "colour": {c: [_PROMPT.format(colour=c, word=w) for w in words] for c in COLOURS},
         "shape": {s: [_PROMPT.format(colour=c, word=s) for c in COLOURS] for s in SHAPES},
-        "category": {
-            cat: [_PROMPT.format(colour=c, word=w) for c in COLOURS for w in ws]
-            for cat, ws in words.items()
-        },
+        "category": {w: [_PROMPT.format(colour=c, word=w) for c in COLOURS] for w in words},
     }
+
+
+def _category_words() -> dict[str, str]:
+    from neurodecode.synth import CATEGORIES, CATEGORY_WORDS, SHAPES
+
+    out = {s: "object" for s in SHAPES}
+    out.update({CATEGORY_WORDS[c]: c for c in CATEGORIES if c in CATEGORY_WORDS})
+    return out
+
+
+def category_of_class_word(word: str) -> str:
+    """Category named by a class word of the ``category`` prompts (``"star"`` -> ``"object"``)."""
+    return _category_words()[word]
 
 
 def _encode_text(model: Any, tokenizer: Any, texts: Sequence[str], device: str) -> Any:
@@ -176,7 +200,8 @@ def evaluate_toy_clip(
         )
         pred = (img @ torch.nn.functional.normalize(protos, dim=-1).T).argmax(1).cpu().numpy()
         keep = [k for k, t in enumerate(truth[task]) if t is not None]
-        hits = [names[pred[k]] == truth[task][k] for k in keep]
+        label = category_of_class_word if task == "category" else str
+        hits = [label(names[pred[k]]) == truth[task][k] for k in keep]
         metrics[task] = float(np.mean(hits))
     n_ret = min(100, len(ids))
     txt = _encode_text(model, tokenizer, [stimuli.captions(i)[0] for i in ids[:n_ret]], device)
@@ -203,6 +228,68 @@ def _lr_at(step: int, cfg: ToyClipTrainConfig) -> float:
         return cfg.lr * (step + 1) / cfg.warmup
     progress = (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup)
     return 0.5 * cfg.lr * (1 + math.cos(math.pi * progress))
+
+
+def _draw_ids(rng: np.random.Generator, stimuli: Any, config: ToyClipTrainConfig) -> np.ndarray:
+    """One batch of training ids (see ``ToyClipTrainConfig.object_fraction``)."""
+    lo, hi = config.train_offset, config.train_offset + config.n_train
+    if config.object_fraction is None:
+        return rng.integers(lo, hi, config.batch_size)
+    n_obj = round(config.object_fraction * config.batch_size)
+    ids = np.empty(config.batch_size, dtype=np.int64)
+    for k in range(config.batch_size):
+        want_object = k < n_obj
+        while True:  # categories are balanced in blocks of five: ~5 (or ~1.25) draws per slot
+            i = int(rng.integers(lo, hi))
+            if (stimuli.category(i) == "object") == want_object:
+                ids[k] = i
+                break
+    return ids[rng.permutation(config.batch_size)]
+
+
+def _initial_model(
+    config: ToyClipTrainConfig, stimuli: Any, rng: np.random.Generator
+) -> tuple[Any, list[int]]:
+    """The model to train and its compact vocabulary (BPE ids)."""
+    if config.init_from is not None:
+        from neurodecode._io import read_json
+        from neurodecode.models._toy_clip import load_toy_clip
+
+        model, _ = load_toy_clip(config.init_from)
+        return model, [int(k) for k in read_json(Path(config.init_from) / "vocab.json")["bpe_ids"]]
+    lo, hi = config.train_offset, config.train_offset + config.n_train
+    kept = build_compact_vocab(_vocab_texts(stimuli, rng.integers(lo, hi, 4000)))
+    return _build_model(len(kept) + 2, config.seed), kept
+
+
+def _stage_record(report: dict[str, Any]) -> dict[str, Any]:
+    record = {k: report[k] for k in ("config", "metrics", "train_seconds", "torch_threads")}
+    parent = record["config"].get("init_from")
+    if parent:  # a folder name, not a machine's absolute path
+        record["config"] = {**record["config"], "init_from": Path(parent).name}
+    return record
+
+
+def _parent_stages(config: ToyClipTrainConfig) -> list[dict[str, Any]]:
+    """Training stages of the model ``config.init_from`` continues (from its report)."""
+    if config.init_from is None:
+        return []
+    from neurodecode._io import read_json
+    from neurodecode.models._registry import file_sha256
+
+    folder = Path(config.init_from)
+    path = folder / "training_report.json"
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{path}: missing; init_from must be a folder written by train_toy_clip"
+        )
+    parent = read_json(path)
+    stages = parent.get("stages") or [_stage_record(parent)]
+    stages[-1] = {
+        **stages[-1],
+        "weights_sha256": file_sha256(folder / "open_clip_model.safetensors"),
+    }
+    return stages
 
 
 def _build_model(vocab_size: int, seed: int) -> Any:
@@ -249,16 +336,16 @@ def train_toy_clip(
 
     from neurodecode.synth import StimulusSet
 
+    parent_stages = _parent_stages(config)  # fails early when init_from is not a toy CLIP
     torch.set_num_threads(config.threads)
     t0 = time.perf_counter()
     stimuli = StimulusSet(
         config.train_offset + config.n_train, config.world_seed, config.image_size
     )
     rng = np.random.default_rng(config.seed)
-    lo, hi = config.train_offset, config.train_offset + config.n_train
-    kept = build_compact_vocab(_vocab_texts(stimuli, rng.integers(lo, hi, 4000)))
+    model, kept = _initial_model(config, stimuli, rng)
     tokenizer = CompactTokenizer(kept, toy_clip_model_cfg(0)["text_cfg"]["context_length"])
-    model = _build_model(tokenizer.vocab_size, config.seed).to(device)
+    model = model.to(device)
     model.train()
     decay = [p for n, p in model.named_parameters() if p.ndim >= 2 and "embedding" not in n]
     rest = [p for n, p in model.named_parameters() if not (p.ndim >= 2 and "embedding" not in n)]
@@ -280,7 +367,7 @@ def train_toy_clip(
     for step in range(config.steps):
         for group in opt.param_groups:
             group["lr"] = _lr_at(step, config)
-        ids = rng.integers(lo, hi, config.batch_size)
+        ids = _draw_ids(rng, stimuli, config)
         picks = rng.integers(0, 5, config.batch_size)
         captions = [stimuli.captions(int(i))[int(k)] for i, k in zip(ids, picks, strict=True)]
         x = images_to_tensor(stimuli.images(ids), OPENAI_DATASET_MEAN, OPENAI_DATASET_STD)
@@ -312,6 +399,7 @@ def train_toy_clip(
         "n_parameters": int(sum(p.numel() for p in model.parameters())),
         "torch_threads": torch.get_num_threads(),
     }
+    report["stages"] = [*parent_stages, _stage_record(report)]
     log("held-out: " + " ".join(f"{k}={v:.4f}" for k, v in metrics.items()))
     if out is not None:
         from neurodecode.models._card import toy_clip_card

@@ -2,9 +2,10 @@
 
 * ``neurodecode models list``: registered names, library, weights source, and whether the
   weights are on this machine.
-* ``neurodecode models train clip --out DIR [--world tiny|demo] [--world-seed N] [--seed N]``:
-  train the toy CLIP through open_clip (see :class:`neurodecode.models.ToyClipTrainConfig`)
-  and write it in open_clip's ``local-dir:`` layout with a model card.
+* ``neurodecode models train clip --out DIR [--world tiny|demo] [--world-seed N] [--seed N]
+  [--steps N] [--lr X] [--warmup N] [--object-fraction F] [--init-from DIR]``: train the toy
+  CLIP through open_clip (see :class:`neurodecode.models.ToyClipTrainConfig`), or continue a
+  saved one, and write it in open_clip's ``local-dir:`` layout with a model card.
 """
 
 from __future__ import annotations
@@ -67,6 +68,16 @@ def register(subparsers: Any) -> None:
     train.add_argument("--steps", type=int)
     train.add_argument("--batch-size", type=int)
     train.add_argument("--n-eval", type=int, help="held-out ids evaluated (default 1000)")
+    train.add_argument("--lr", type=float, help="peak learning rate (default 1e-3)")
+    train.add_argument("--warmup", type=int, help="warm-up steps (default 50)")
+    train.add_argument(
+        "--object-fraction",
+        type=float,
+        help="share of each batch drawn from object images (default: uniform draws)",
+    )
+    train.add_argument(
+        "--init-from", type=Path, help="continue training a toy CLIP saved in this folder"
+    )
     train.add_argument("--device", default="cpu")
     train.add_argument("--threads", type=int)
     train.set_defaults(func=_main_train)
@@ -89,9 +100,11 @@ def _main_train(args: argparse.Namespace) -> int:
         "world_seed": world.seed if args.world_seed is None else args.world_seed,
         "image_size": world.image_size,
     }
-    for key in ("steps", "batch_size", "threads", "n_eval"):
+    for key in ("steps", "batch_size", "threads", "n_eval", "lr", "warmup", "object_fraction"):
         if getattr(args, key) is not None:
             overrides[key] = getattr(args, key)
+    if args.init_from is not None:
+        overrides["init_from"] = str(args.init_from)
     config = dataclasses.replace(ToyClipTrainConfig(), **overrides)
     report = run_train_clip(config, args.out, device=args.device)
     print(f"models: wrote {args.out} ({report['metrics']})")

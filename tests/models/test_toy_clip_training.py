@@ -53,3 +53,31 @@ def test_training_is_deterministic_given_the_seed_and_saves_a_loadable_folder(tm
         got = loaded.model.encode_image(x)
         want = m1.eval().half().float().encode_image(x)
     np.testing.assert_allclose(got.numpy(), want.numpy(), atol=2e-2)
+
+
+def test_object_fraction_sets_the_share_of_object_images_in_each_batch():
+    from neurodecode.models._toy_clip_train import _draw_ids
+    from neurodecode.synth import StimulusSet
+
+    cfg = dataclasses.replace(_TINY, batch_size=20, object_fraction=0.5)
+    stimuli = StimulusSet(cfg.train_offset + cfg.n_train, cfg.world_seed)
+    rng = np.random.default_rng(0)
+    for _ in range(3):
+        ids = _draw_ids(rng, stimuli, cfg)
+        assert (stimuli.categories(ids) == "object").sum() == 10
+        assert ((ids >= cfg.train_offset) & (ids < cfg.train_offset + cfg.n_train)).all()
+
+
+def test_continued_training_keeps_vocabulary_and_records_its_stages(tmp_path):
+    train_toy_clip(_TINY, out=tmp_path / "a", log=lambda s: None)
+    cont = dataclasses.replace(_TINY, init_from=str(tmp_path / "a"), object_fraction=0.5, lr=1e-4)
+    _, _, report = train_toy_clip(cont, out=tmp_path / "b", log=lambda s: None)
+    vocab = [(tmp_path / d / "vocab.json").read_text() for d in "ab"]
+    assert vocab[0] == vocab[1]
+    assert [s["config"]["steps"] for s in report["stages"]] == [3, 3]
+    assert report["stages"][1]["config"]["init_from"] == "a"  # a folder name, not a path
+    assert len(report["stages"][0]["weights_sha256"]) == 64
+    card = (tmp_path / "b" / "README.md").read_text()
+    assert "continuing stage 1" in card and "--init-from stage1" in card
+    with pytest.raises(FileNotFoundError, match=r"training_report\.json"):
+        train_toy_clip(dataclasses.replace(_TINY, init_from=str(tmp_path)), log=lambda s: None)
