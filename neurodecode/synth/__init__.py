@@ -13,7 +13,13 @@ from neurodecode.synth._config import WorldConfig
 from neurodecode.synth._glyphs import BACKGROUND_RGB, COLOUR_RGB, COLOURS, SHAPES
 from neurodecode.synth._populations import POPULATION_FAMILIES, PopulationFamily
 from neurodecode.synth._stimuli import StimulusSet
-from neurodecode.synth._truth import CATEGORY_FEATURES, PRF_GRID, TRUTH_SPACES, truth_features
+from neurodecode.synth._truth import (
+    CATEGORY_FEATURES,
+    COLOUR_FEATURES,
+    PRF_GRID,
+    TRUTH_SPACES,
+    truth_features,
+)
 from neurodecode.synth._world import World, make_world
 
 __all__ = [
@@ -22,6 +28,7 @@ __all__ = [
     "CATEGORY_FEATURES",
     "CATEGORY_WORDS",
     "COLOURS",
+    "COLOUR_FEATURES",
     "COLOUR_RGB",
     "POPULATION_FAMILIES",
     "PRF_GRID",

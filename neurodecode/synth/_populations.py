@@ -14,8 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from neurodecode.synth._glyphs import COLOURS
-from neurodecode.synth._truth import CATEGORY_FEATURES, PRF_GRID, TRUTH_SPACES
+from neurodecode.synth._truth import CATEGORY_FEATURES, COLOUR_FEATURES, PRF_GRID, TRUTH_SPACES
 
 __all__ = ["POPULATION_FAMILIES", "CellContext", "PopulationFamily", "Tuning"]
 
@@ -119,8 +118,10 @@ def _one_hot(names: tuple[str, ...], preferred: np.ndarray) -> np.ndarray:
 
 
 def _colour_tuning(ctx: CellContext) -> Tuning:
-    preferred = ctx.rng.choice(COLOURS, size=ctx.position.shape[0])
-    return Tuning(_one_hot(COLOURS, preferred), preferred.astype(str))
+    # any colour of the palette, object or background: colour-selective cortex is not told
+    # which pixels belong to objects
+    preferred = ctx.rng.choice(COLOUR_FEATURES, size=ctx.position.shape[0])
+    return Tuning(_one_hot(COLOUR_FEATURES, preferred), preferred.astype(str))
 
 
 def _category_tuning(category: str) -> Callable[[CellContext], Tuning]:

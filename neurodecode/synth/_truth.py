@@ -13,20 +13,22 @@ from typing import Any
 import numpy as np
 
 from neurodecode.synth._captions import WORDS
-from neurodecode.synth._glyphs import COLOUR_RGB, render
+from neurodecode.synth._glyphs import BACKGROUND_RGB, COLOUR_RGB, render
 
-__all__ = ["CATEGORY_FEATURES", "PRF_GRID", "TRUTH_SPACES", "truth_features"]
+__all__ = ["CATEGORY_FEATURES", "COLOUR_FEATURES", "PRF_GRID", "TRUTH_SPACES", "truth_features"]
 
 _CANON = 64
 #: Cells per side of the contrast-energy grid ('prf_energy' has PRF_GRID**2 columns).
 PRF_GRID = 16
 #: Columns of the 'category' space.
 CATEGORY_FEATURES: tuple[str, ...] = ("face", "place", "body", "word")
+#: Columns of the 'colour' space: every colour the generator paints, objects' then backgrounds'.
+COLOUR_FEATURES: tuple[str, ...] = (*COLOUR_RGB, *BACKGROUND_RGB)
 _NUISANCE_DIM = 32
-_COLOUR_RADIUS = 60.0  # RGB distance under which a pixel counts as a vocabulary colour
+_COLOUR_RADIUS = 60.0  # RGB distance under which a pixel counts as a palette colour
 TRUTH_SPACES: dict[str, int] = {
     "prf_energy": PRF_GRID * PRF_GRID,
-    "colour": len(COLOUR_RGB),
+    "colour": len(COLOUR_FEATURES),
     "category": len(CATEGORY_FEATURES),
     "nuisance": _NUISANCE_DIM,
 }
@@ -73,11 +75,11 @@ def _contrast(x: np.ndarray) -> np.ndarray:
 
 @lru_cache(maxsize=1)
 def _colour_lut() -> np.ndarray:
-    """Colour index (0..5, or 6 for none) of every 5-bit-per-channel RGB bin centre."""
+    """Palette index (``COLOUR_FEATURES``, or one past it for none) of every 5-bit RGB bin."""
     centres = np.arange(32, dtype=np.float32) * 8 + 3.5
     r, g, b = np.meshgrid(centres, centres, centres, indexing="ij")
     rgb = np.stack([r.ravel(), g.ravel(), b.ravel()], axis=1)
-    palette = np.array(list(COLOUR_RGB.values()), dtype=np.float32)
+    palette = np.array([*COLOUR_RGB.values(), *BACKGROUND_RGB.values()], dtype=np.float32)
     d2 = ((rgb[:, None, :] - palette[None]) ** 2).sum(axis=-1)
     return np.where(d2.min(axis=1) < _COLOUR_RADIUS**2, d2.argmin(axis=1), len(palette))
 
@@ -85,7 +87,7 @@ def _colour_lut() -> np.ndarray:
 def _colour_fractions(x: np.ndarray) -> np.ndarray:
     q = np.clip(np.rint(x), 0, 255).astype(np.int32) >> 3
     label = _colour_lut()[(q[..., 0] << 10) | (q[..., 1] << 5) | q[..., 2]].reshape(len(x), -1)
-    k = len(COLOUR_RGB) + 1
+    k = len(COLOUR_FEATURES) + 1
     counts = np.bincount((label + k * np.arange(len(x))[:, None]).ravel(), minlength=k * len(x))
     return counts.reshape(len(x), k)[:, :-1] / label.shape[1]
 
@@ -174,13 +176,13 @@ def truth_features(images: np.ndarray, chunk: int = 512) -> dict[str, np.ndarray
     -------
     dict of str to ndarray of float32
         ``'prf_energy'`` (n, 256): mean colour-gradient magnitude (units of 255) in each cell of
-        a 16x16 grid, row-major from the top-left. ``'colour'`` (n, 6): fraction of pixels within
-        60 RGB units of each colour of ``COLOURS``
-        (pixels binned to 5 bits per channel). ``'category'`` (n, 4): for face, place, body,
-        word, the maximum normalised correlation of the blurred 32x32 contrast map with
-        canonical glyph templates at several positions and scales. ``'nuisance'`` (n, 32):
-        fixed, seeded random cosine features of an 8x8 thumbnail (hash-like; unrelated to the
-        tuning by construction).
+        a 16x16 grid, row-major from the top-left. ``'colour'`` (n, 11): fraction of pixels
+        within 60 RGB units of each colour of ``COLOUR_FEATURES`` (the six object colours, then
+        the five background colours; pixels binned to 5 bits per channel). ``'category'``
+        (n, 4): for face, place, body, word, the maximum normalised correlation of the blurred
+        32x32 contrast map with canonical glyph templates at several positions and scales.
+        ``'nuisance'`` (n, 32): fixed, seeded random cosine features of an 8x8 thumbnail
+        (hash-like; unrelated to the tuning by construction).
     """
     images = np.asarray(images)
     n = images.shape[0] if images.ndim == 4 else 0

@@ -12,6 +12,7 @@ from neurodecode.synth import (
     CATEGORIES,
     CATEGORY_FEATURES,
     CATEGORY_WORDS,
+    COLOUR_FEATURES,
     COLOURS,
     SHAPES,
     TRUTH_SPACES,
@@ -114,7 +115,7 @@ def test_truth_features_shapes_and_purity(sample):
     again = truth_features(images[:50].copy(), chunk=7)
     for name in TRUTH_SPACES:
         np.testing.assert_allclose(again[name], feats[name], rtol=1e-5, atol=1e-6)
-    assert truth_features(images[:0])["colour"].shape == (0, 6)
+    assert truth_features(images[:0])["colour"].shape == (0, len(COLOUR_FEATURES))
     with pytest.raises(ValueError):
         truth_features(images[:2].astype(np.float32))
 
@@ -134,8 +135,14 @@ def test_colour_feature_finds_main_colour(sample, pool):
     ids, images, _ = sample
     colour = truth_features(images)["colour"]
     main = np.array([pool.attributes(i)["main_colour"] for i in ids])
-    pred = np.array(COLOURS)[colour.argmax(axis=1)]
+    assert COLOUR_FEATURES[: len(COLOURS)] == COLOURS
+    pred = np.array(COLOURS)[colour[:, : len(COLOURS)].argmax(axis=1)]
     assert (pred == main).mean() > 0.95
+    # plain backgrounds are read as their own palette colour
+    for k, i in enumerate(ids):
+        bg = pool.attributes(i)["background"]
+        if bg["kind"] == "plain" and pool.category(i) != "place":
+            assert COLOUR_FEATURES[int(colour[k].argmax())] == bg["colour"]
     assert colour.sum(axis=1).max() <= 1.0 + 1e-6
 
 
