@@ -20,9 +20,15 @@ synth = pytest.importorskip("neurodecode.synth")
 SPACES = ("prf_energy", "colour", "category", "nuisance")
 
 
+# the demo world's brains at the size these checks were tuned on (1000 training images)
+_WORLD = dataclasses.replace(
+    synth.WorldConfig.demo(), n_stimuli=2400, n_shared=200, n_per_subject=1200
+)
+
+
 @pytest.fixture(scope="module")
 def fitted():
-    world = synth.make_world(synth.WorldConfig.demo())
+    world = synth.make_world(_WORLD)
     brain = world.brain("subj01")
     ids = world.subject_ids("subj01")
     shared = set(world.shared_ids.tolist())

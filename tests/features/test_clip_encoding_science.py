@@ -8,6 +8,8 @@ than from a global image embedding.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -27,9 +29,13 @@ def _fit_score(X_train, Y_train, groups, X_test, Y_test):
     return pearson_r_voxels(Y_test, model.predict(X_test))
 
 
+# the demo world's brains at the size these checks were tuned on (1000 training images)
+_WORLD = dataclasses.replace(WorldConfig.demo(), n_stimuli=2400, n_shared=200, n_per_subject=1200)
+
+
 @pytest.fixture(scope="module")
 def scores():
-    world = make_world(WorldConfig.demo())
+    world = make_world(_WORLD)
     brain = world.brain("subj01")
     shared = set(world.shared_ids.tolist())
     own = np.array([i for i in world.subject_ids("subj01") if i not in shared])
