@@ -102,6 +102,7 @@ shape 1/{n_shapes}, category 1/{n_categories}, retrieval 1/100.
 ## Use
 ```python
 from neurodecode.models import load_clip
+
 loaded = load_clip("toy-clip")  # loaded.model (open_clip CLIP), loaded.tokenizer
 ```
 or directly `open_clip.create_model("local-dir:<this folder>")` with the tokenizer of `vocab.json`.
