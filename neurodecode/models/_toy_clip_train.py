@@ -91,6 +91,10 @@ class ToyClipTrainConfig:
     log_every: int = 50
     eval_every: int = 150
 
+    def __post_init__(self) -> None:
+        if self.object_fraction is not None and not 0.0 <= self.object_fraction <= 1.0:
+            raise ValueError(f"object_fraction must be in [0, 1], got {self.object_fraction}")
+
 
 def images_to_tensor(images: np.ndarray, mean: Sequence[float], std: Sequence[float]) -> Any:
     """uint8 ``(n, H, W, 3)`` images -> normalised float32 ``(n, 3, H, W)`` tensor."""
@@ -262,12 +266,16 @@ def _initial_model(
     return _build_model(len(kept) + 2, config.seed), kept
 
 
+def _portable_config(config: ToyClipTrainConfig) -> dict[str, Any]:
+    """The config as a dict, with ``init_from`` as a folder name, not a machine's path."""
+    out = dataclasses.asdict(config)
+    if out["init_from"]:
+        out["init_from"] = Path(out["init_from"]).name
+    return out
+
+
 def _stage_record(report: dict[str, Any]) -> dict[str, Any]:
-    record = {k: report[k] for k in ("config", "metrics", "train_seconds", "torch_threads")}
-    parent = record["config"].get("init_from")
-    if parent:  # a folder name, not a machine's absolute path
-        record["config"] = {**record["config"], "init_from": Path(parent).name}
-    return record
+    return {k: report[k] for k in ("config", "metrics", "train_seconds", "torch_threads")}
 
 
 def _parent_stages(config: ToyClipTrainConfig) -> list[dict[str, Any]]:
@@ -392,7 +400,7 @@ def train_toy_clip(
     model.eval()
     metrics = evaluate_toy_clip(model, tokenizer, stimuli, eval_ids, device)
     report: dict[str, Any] = {
-        "config": dataclasses.asdict(config),
+        "config": _portable_config(config),
         "metrics": metrics,
         "train_seconds": round(train_s, 1),
         "vocab_size": tokenizer.vocab_size,

@@ -76,8 +76,11 @@ def test_continued_training_keeps_vocabulary_and_records_its_stages(tmp_path):
     assert vocab[0] == vocab[1]
     assert [s["config"]["steps"] for s in report["stages"]] == [3, 3]
     assert report["stages"][1]["config"]["init_from"] == "a"  # a folder name, not a path
+    assert report["config"]["init_from"] == "a"
     assert len(report["stages"][0]["weights_sha256"]) == 64
     card = (tmp_path / "b" / "README.md").read_text()
     assert "continuing stage 1" in card and "--init-from stage1" in card
+    with pytest.raises(ValueError, match="object_fraction"):
+        dataclasses.replace(_TINY, object_fraction=1.5)
     with pytest.raises(FileNotFoundError, match=r"training_report\.json"):
         train_toy_clip(dataclasses.replace(_TINY, init_from=str(tmp_path)), log=lambda s: None)
