@@ -32,6 +32,8 @@ if "contrastive" in config:
             model=directory(CONTRASTIVE_MODEL),
         conda:
             ENV
+        resources:
+            cpu_slots=cpu_slots,
         log:
             "logs/contrastive/sub-{subject}.log",
         params:

@@ -8,6 +8,8 @@ if "synth" in config:
             directory(DATA_ROOT),
         conda:
             ENV
+        resources:
+            cpu_slots=cpu_slots,
         log:
             "logs/synth.log",
         params:
@@ -27,6 +29,8 @@ rule verify:
         report=VERIFY,
     conda:
         ENV
+    resources:
+        cpu_slots=cpu_slots,
     log:
         "logs/verify/sub-{subject}.log",
     params:
@@ -45,6 +49,8 @@ rule prepare:
         sidecar=sidecar(PREPARED),
     conda:
         ENV
+    resources:
+        cpu_slots=cpu_slots,
     log:
         "logs/prepare/sub-{subject}.log",
     params:

@@ -11,6 +11,8 @@ rule evaluate:
         sidecar=sidecar(ROITABLE),
     conda:
         ENV
+    resources:
+        cpu_slots=cpu_slots,
     log:
         "logs/evaluate/sub-{subject}.log",
     params:

@@ -15,6 +15,8 @@ rule report:
         sidecar=sidecar(REPORT),
     conda:
         ENV
+    resources:
+        cpu_slots=cpu_slots,
     log:
         "logs/report/sub-{subject}.log",
     params:
