@@ -128,14 +128,6 @@ def resolve_profile(profile: str) -> Path:
     return candidate.resolve()
 
 
-def _runs_locally(profile: str) -> bool:
-    """Whether a profile executes jobs on this machine (it names no executor, or ``local``)."""
-    import yaml
-
-    settings = yaml.safe_load((resolve_profile(profile) / "config.yaml").read_text()) or {}
-    return settings.get("executor", "local") in ("local", "dryrun")
-
-
 def snakemake_command(config: RunConfig, resolved_config: Path) -> list[str]:
     """The Snakemake command line ``run`` executes (the profile is the workflow profile).
 
@@ -160,10 +152,6 @@ def snakemake_command(config: RunConfig, resolved_config: Path) -> list[str]:
     ]
     if config.cores is not None:
         cmd += ["--cores", str(config.cores)]
-    if _runs_locally(config.profile):
-        # the rules hold `cpu_slots` = their threads; capping the sum at the cores keeps
-        # threaded jobs from over-committing the machine (snakemake/snakemake#3913)
-        cmd += ["--resources", f"cpu_slots={config.cores or os.cpu_count() or 1}"]
     if config.dry_run:
         cmd.append("--dry-run")
     return cmd + list(config.snakemake_args)

@@ -243,10 +243,6 @@ def test_profiles_resolve_and_unknown_profile_is_an_error(tmp_path):
     cmd = snakemake_command(RunConfig(config=tmp_path, cores=3), tmp_path / "c.yaml")
     assert cmd[cmd.index("--workflow-profile") + 1].endswith("profiles/default")
     assert cmd[cmd.index("--cores") + 1] == "3"
-    # threaded jobs are capped by a cores-sized resource on a workstation, not on SLURM
-    assert cmd[cmd.index("--resources") + 1] == "cpu_slots=3"
-    slurm = snakemake_command(RunConfig(config=tmp_path, profile="slurm"), tmp_path / "c.yaml")
-    assert "--resources" not in slurm
 
 
 def test_concurrent_runs_on_one_folder_are_refused(tmp_path):

@@ -26,13 +26,6 @@ wildcard_constraints:
     fspace="|".join(SPACES),
 
 
-def cpu_slots(wildcards, threads):
-    """Cores a job holds, as a resource. On a workstation `neurodecode run` caps their sum
-    (`--resources cpu_slots=N`): Snakemake 9.10+ can otherwise start threaded jobs beyond
-    --cores (snakemake/snakemake#3913), and two torch jobs then share one core's worth each."""
-    return threads
-
-
 def sidecar(path):
     """The JSON sidecar every stage writes beside an output (x.nii.gz -> x.json)."""
     for suffix in (".nii.gz", ".h5", ".tsv", ".html", ".npz"):

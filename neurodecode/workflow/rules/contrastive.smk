@@ -32,8 +32,6 @@ if "contrastive" in config:
             model=directory(CONTRASTIVE_MODEL),
         conda:
             ENV
-        resources:
-            cpu_slots=cpu_slots,
         log:
             "logs/contrastive/sub-{subject}.log",
         params:

@@ -8,8 +8,6 @@ if "synth" in config:
             directory(DATA_ROOT),
         conda:
             ENV
-        resources:
-            cpu_slots=cpu_slots,
         log:
             "logs/synth.log",
         params:
@@ -29,8 +27,6 @@ rule verify:
         report=VERIFY,
     conda:
         ENV
-    resources:
-        cpu_slots=cpu_slots,
     log:
         "logs/verify/sub-{subject}.log",
     params:
@@ -49,8 +45,6 @@ rule prepare:
         sidecar=sidecar(PREPARED),
     conda:
         ENV
-    resources:
-        cpu_slots=cpu_slots,
     log:
         "logs/prepare/sub-{subject}.log",
     params:

@@ -11,8 +11,6 @@ rule encode:
         noise_ceiling=NOISECEILING,
     conda:
         ENV
-    resources:
-        cpu_slots=cpu_slots,
     log:
         "logs/encode/sub-{subject}_desc-{fspace}.log",
     params:

@@ -11,8 +11,6 @@ rule evaluate:
         sidecar=sidecar(ROITABLE),
     conda:
         ENV
-    resources:
-        cpu_slots=cpu_slots,
     log:
         "logs/evaluate/sub-{subject}.log",
     params:

@@ -9,8 +9,6 @@ rule features:
         sidecar=sidecar(FEATURES),
     conda:
         ENV
-    resources:
-        cpu_slots=cpu_slots,
     log:
         "logs/features/sub-{subject}_desc-{fspace}.log",
     params:

@@ -15,8 +15,6 @@ rule report:
         sidecar=sidecar(REPORT),
     conda:
         ENV
-    resources:
-        cpu_slots=cpu_slots,
     log:
         "logs/report/sub-{subject}.log",
     params:
