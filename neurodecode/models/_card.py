@@ -45,10 +45,7 @@ def _command(k: int, cfg: dict[str, Any]) -> str:
 
 def toy_clip_card(report: dict[str, Any]) -> str:
     """Markdown model card of a toy CLIP from :func:`train_toy_clip`'s report."""
-    cfg, m = report["config"], report["metrics"]
-    stages = report.get("stages") or [
-        {k: report[k] for k in ("config", "metrics", "train_seconds", "torch_threads")}
-    ]
+    cfg, m, stages = report["config"], report["metrics"], report["stages"]
     size_mb = report.get("file_bytes", 0) / 1e6
     side = f"{cfg['image_size']}x{cfg['image_size']}"
     from neurodecode.synth import CATEGORIES, COLOURS, SHAPES

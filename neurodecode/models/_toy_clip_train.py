@@ -256,11 +256,10 @@ def _initial_model(
 ) -> tuple[Any, list[int]]:
     """The model to train and its compact vocabulary (BPE ids)."""
     if config.init_from is not None:
-        from neurodecode._io import read_json
         from neurodecode.models._toy_clip import load_toy_clip
 
-        model, _ = load_toy_clip(config.init_from)
-        return model, [int(k) for k in read_json(Path(config.init_from) / "vocab.json")["bpe_ids"]]
+        model, tokenizer = load_toy_clip(config.init_from)
+        return model, tokenizer.kept
     lo, hi = config.train_offset, config.train_offset + config.n_train
     kept = build_compact_vocab(_vocab_texts(stimuli, rng.integers(lo, hi, 4000)))
     return _build_model(len(kept) + 2, config.seed), kept

@@ -22,8 +22,9 @@ _CANON = 64
 PRF_GRID = 16
 #: Columns of the 'category' space.
 CATEGORY_FEATURES: tuple[str, ...] = ("face", "place", "body", "word")
+_PALETTE_RGB = {**COLOUR_RGB, **BACKGROUND_RGB}
 #: Columns of the 'colour' space: every colour the generator paints, objects' then backgrounds'.
-COLOUR_FEATURES: tuple[str, ...] = (*COLOUR_RGB, *BACKGROUND_RGB)
+COLOUR_FEATURES: tuple[str, ...] = tuple(_PALETTE_RGB)
 _NUISANCE_DIM = 32
 _COLOUR_RADIUS = 60.0  # RGB distance under which a pixel counts as a palette colour
 TRUTH_SPACES: dict[str, int] = {
@@ -79,7 +80,7 @@ def _colour_lut() -> np.ndarray:
     centres = np.arange(32, dtype=np.float32) * 8 + 3.5
     r, g, b = np.meshgrid(centres, centres, centres, indexing="ij")
     rgb = np.stack([r.ravel(), g.ravel(), b.ravel()], axis=1)
-    palette = np.array([*COLOUR_RGB.values(), *BACKGROUND_RGB.values()], dtype=np.float32)
+    palette = np.array(list(_PALETTE_RGB.values()), dtype=np.float32)
     d2 = ((rgb[:, None, :] - palette[None]) ** 2).sum(axis=-1)
     return np.where(d2.min(axis=1) < _COLOUR_RADIUS**2, d2.argmin(axis=1), len(palette))
 
