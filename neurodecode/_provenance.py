@@ -14,9 +14,11 @@ from typing import Any
 
 from neurodecode._io import write_json_atomic
 
-__all__ = ["RunRecord", "describe_inputs", "peak_memory_mb", "sidecar_path"]
+__all__ = ["RunRecord", "describe_inputs", "peak_memory_mb", "sidecar_matches", "sidecar_path"]
 
 _MULTI_SUFFIXES = (".nii.gz", ".tar.gz")
+#: Folders with more files than this are described by existence only.
+_MAX_FOLDER_FILES = 20_000
 
 
 def sidecar_path(output: str | os.PathLike[str]) -> Path:
@@ -43,16 +45,60 @@ def peak_memory_mb() -> float:
 
 
 def describe_inputs(paths: Iterable[str | os.PathLike[str]]) -> dict[str, dict[str, Any]]:
-    """Size and modification time of each input (cheap; checksums are for manifests)."""
+    """Size and modification time (ns) of each input file; for a folder, of each file in it.
+
+    Cheap (no checksums; those are for manifests) and exact enough to tell when an input was
+    rewritten: a stage compares this with the description its sidecar recorded before it
+    reuses an output.
+    """
     out: dict[str, dict[str, Any]] = {}
     for p in paths:
         path = Path(p)
         if path.is_file():
             st = path.stat()
-            out[str(path)] = {"bytes": st.st_size, "mtime": int(st.st_mtime)}
+            out[str(path)] = {"bytes": st.st_size, "mtime_ns": st.st_mtime_ns}
+        elif path.is_dir():
+            files = sorted(f for f in path.rglob("*") if f.is_file() and not f.name.startswith("."))
+            if len(files) <= _MAX_FOLDER_FILES:
+                stats = [f.stat() for f in files]
+                out[str(path)] = {
+                    "files": len(files),
+                    "bytes": sum(s.st_size for s in stats),
+                    "mtime_ns": max((s.st_mtime_ns for s in stats), default=0),
+                }
+            else:  # a release root: its files are checked by `data verify`, not here
+                out[str(path)] = {"exists": True}
         else:
-            out[str(path)] = {"exists": path.exists()}
+            out[str(path)] = {"exists": False}
     return out
+
+
+def sidecar_matches(
+    output: str | os.PathLike[str],
+    config: Any,
+    inputs: Iterable[str | os.PathLike[str]] = (),
+) -> bool:
+    """True when ``output`` and its sidecar exist and the sidecar records ``config``/``inputs``.
+
+    ``config`` is compared as the sidecar stores it (plain JSON); ``inputs`` by
+    :func:`describe_inputs` now, so a re-written input makes the output stale.
+    """
+    import json
+
+    from neurodecode._io import read_json
+
+    out = Path(output)
+    side = sidecar_path(out)
+    if not out.exists() or not side.is_file():
+        return False
+    try:
+        record = read_json(side)
+    except (OSError, ValueError):
+        return False
+    want = json.loads(json.dumps(_plain(config), default=str))
+    if not isinstance(record, dict) or record.get("config") != want:
+        return False
+    return record.get("inputs") == json.loads(json.dumps(describe_inputs(inputs)))
 
 
 @dataclasses.dataclass
@@ -67,7 +113,7 @@ class RunRecord:
     """
 
     stage: str
-    config: Mapping[str, Any]
+    config: Any  # a Config dataclass or a mapping
     seed: int | None = None
     device: str = "cpu"
     split_hash: str | None = None
@@ -98,6 +144,11 @@ class RunRecord:
         return write_json_atomic(sidecar_path(output), self.as_dict(inputs))
 
 
+def plain(obj: Any) -> Any:
+    """``obj`` as JSON-ready builtins (dataclasses, mappings, sequences and paths converted)."""
+    return _plain(obj)
+
+
 def _plain(obj: Any) -> Any:
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         return {k: _plain(v) for k, v in dataclasses.asdict(obj).items()}
@@ -107,4 +158,6 @@ def _plain(obj: Any) -> Any:
         return [_plain(v) for v in obj]
     if isinstance(obj, os.PathLike):
         return os.fspath(obj)
+    if isinstance(obj, float) and obj != obj:
+        return None
     return obj

@@ -1,0 +1,522 @@
+"""The stage contract: a frozen Config, ``run(config) -> Outputs``, and a CLI made from the Config.
+
+Every stage module defines
+
+* a frozen dataclass deriving from :class:`StageConfig`, documented in numpydoc: each field's
+  first line under ``Parameters`` is its ``--help`` line, its type annotation decides how the
+  flag parses, and :func:`option` adds bounds (``minimum``, ``above``...) and choices, which are
+  checked when the Config is built, i.e. before any work starts;
+* ``run(config)``, which returns a dataclass deriving from :class:`StageOutputs`;
+* a :class:`StageSpec` named ``STAGE`` that ties them together.
+
+The command line of a stage is generated here: ``--config YAML`` and one flag per field,
+resolved as defaults < YAML < flags. Bad input (a :class:`ConfigError`, a ``ReleaseError``, a
+missing file, missing weights) is reported on stderr in one line naming what is wrong, with
+exit status :data:`EXIT_BAD_INPUT`; set ``NEURODECODE_DEBUG=1`` to see the traceback too.
+
+:class:`StageRun` is the other half: it holds the outputs' lock, says whether existing outputs
+were made from the same resolved config and the same inputs (only then is work skipped), hands
+out temporary paths for every output and puts them, with their sidecars, in place together.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import re
+import sys
+import types
+import typing
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from neurodecode._outputs import StageRun
+
+__all__ = [
+    "EXIT_BAD_INPUT",
+    "ConfigError",
+    "StageConfig",
+    "StageOutputs",
+    "StageRun",
+    "StageSpec",
+    "add_stage_parser",
+    "config_from_mapping",
+    "field_help",
+    "option",
+]
+
+#: Exit status of every stage for bad input (flags, config files, releases, missing weights).
+EXIT_BAD_INPUT = 2
+
+
+class ConfigError(ValueError):
+    """A stage setting is missing, unknown or out of range (the message names the flag)."""
+
+
+def option(
+    default: Any = dataclasses.MISSING,
+    *,
+    default_factory: Any = dataclasses.MISSING,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    above: float | None = None,
+    below: float | None = None,
+    choices: Sequence[Any] | Callable[[], Sequence[Any]] | None = None,
+    pattern: str | None = None,
+    positional: bool = False,
+    remainder: bool = False,
+    cli: bool = True,
+    metavar: str | None = None,
+) -> Any:
+    """A Config field with checks (bounds, choices, a regular expression) and CLI details.
+
+    ``minimum``/``maximum`` are inclusive bounds, ``above``/``below`` exclusive ones; they apply
+    to every element of a tuple. ``choices`` may be a callable (resolved when checked, e.g. the
+    registered datasets). ``positional`` makes the flag a positional argument, ``remainder``
+    collects everything after ``--`` (a tuple of str); ``cli=False`` keeps a field out of the
+    command line (YAML and Python only).
+    """
+    meta = {
+        "minimum": minimum,
+        "maximum": maximum,
+        "above": above,
+        "below": below,
+        "choices": choices,
+        "pattern": pattern,
+        "positional": positional,
+        "remainder": remainder,
+        "cli": cli,
+        "metavar": metavar,
+    }
+    return dataclasses.field(default=default, default_factory=default_factory, metadata=meta)
+
+
+# --------------------------------------------------------------------------- type handling
+def _unwrap_optional(hint: Any) -> tuple[Any, bool]:
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        if len(args) == 1 and len(typing.get_args(hint)) == 2:
+            return args[0], True
+    return hint, False
+
+
+def _kind(hint: Any) -> tuple[str, Any]:
+    """('scalar', type) | ('tuple', item type) | ('mapping', value hint)."""
+    inner, _ = _unwrap_optional(hint)
+    origin = typing.get_origin(inner)
+    if origin is tuple:
+        args = typing.get_args(inner)
+        return "tuple", args[0] if args else str
+    if origin in (dict, Mapping):
+        return "mapping", typing.get_args(inner)[1]
+    return "scalar", inner
+
+
+def _convert_scalar(value: Any, typ: Any, name: str) -> Any:
+    if typ is Any:
+        return value
+    if typ is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "yes", "1", "false", "no", "0"):
+            return value.lower() in ("true", "yes", "1")
+        raise ConfigError(f"{name}: expected true or false, got {value!r}")
+    if typ is int:
+        if isinstance(value, bool):
+            raise ConfigError(f"{name}: expected an integer, got {value!r}")
+        if isinstance(value, int):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        if isinstance(value, str):
+            try:
+                return int(value.strip())
+            except ValueError:
+                pass
+        raise ConfigError(f"{name}: expected an integer, got {value!r}")
+    if typ is float:
+        if isinstance(value, bool):
+            raise ConfigError(f"{name}: expected a number, got {value!r}")
+        try:
+            out = float(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{name}: expected a number, got {value!r}") from None
+        if out != out:
+            raise ConfigError(f"{name}: expected a number, got NaN")
+        return out
+    if typ is Path:
+        if isinstance(value, (str, os.PathLike)) and str(value) != "":
+            return Path(value)
+        raise ConfigError(f"{name}: expected a path, got {value!r}")
+    if typ is str:
+        if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+            return str(value)
+        raise ConfigError(f"{name}: expected a string, got {value!r}")
+    return value
+
+
+def convert_value(value: Any, hint: Any, name: str, *, split_commas: bool = True) -> Any:
+    """``value`` (from Python, YAML or a flag) as the field type ``hint`` says.
+
+    Items of a tuple of strings are split on commas (``--features a,b``) unless
+    ``split_commas`` is false.
+    """
+    inner, optional = _unwrap_optional(hint)
+    if value is None:
+        if optional:
+            return None
+        raise ConfigError(f"{name}: a value is required")
+    kind, sub = _kind(inner)
+    if kind == "tuple":
+        if isinstance(value, (str, os.PathLike)):
+            value = [value]
+        if not isinstance(value, Iterable) or isinstance(value, Mapping):
+            raise ConfigError(f"{name}: expected a list, got {value!r}")
+        items: list[Any] = []
+        for item in value:
+            if sub is str and isinstance(item, str) and split_commas:
+                items += [part for part in item.split(",") if part]
+            else:
+                items.append(item)
+        return tuple(_convert_scalar(v, sub, name) for v in items)
+    if kind == "mapping":
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{name}: expected NAME=VALUE pairs, got {value!r}")
+        return {str(k): convert_value(v, sub, f"{name}[{k}]") for k, v in value.items()}
+    return _convert_scalar(value, inner, name)
+
+
+def _flag(f: dataclasses.Field) -> str:
+    return "--" + f.name.replace("_", "-")
+
+
+def _check(value: Any, f: dataclasses.Field, name: str) -> None:
+    meta = f.metadata
+    values = value if isinstance(value, tuple) else (value,)
+    for v in values:
+        if v is None:
+            continue
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            for key, ok, word in (
+                ("minimum", lambda a, b: a >= b, ">="),
+                ("maximum", lambda a, b: a <= b, "<="),
+                ("above", lambda a, b: a > b, ">"),
+                ("below", lambda a, b: a < b, "<"),
+            ):
+                bound = meta.get(key)
+                if bound is not None and not ok(v, bound):
+                    raise ConfigError(f"{name} must be {word} {bound}, got {v}")
+        choices = meta.get("choices")
+        if choices is not None:
+            allowed = list(choices() if callable(choices) else choices)
+            if v not in allowed:
+                raise ConfigError(f"{name}: {v!r} is not one of {allowed}")
+        pattern = meta.get("pattern")
+        if pattern is not None and not re.fullmatch(pattern, str(v)):
+            raise ConfigError(f"{name}: {v!r} does not match the pattern {pattern}")
+
+
+@dataclasses.dataclass(frozen=True)
+class StageConfig:
+    """Base of every stage Config: values are converted to their field types and checked.
+
+    Subclasses add fields (documented under ``Parameters`` in their docstring) and may extend
+    ``__post_init__`` (call ``super().__post_init__()`` first) for checks across fields.
+    """
+
+    def __post_init__(self) -> None:
+        hints = typing.get_type_hints(type(self))
+        for f in dataclasses.fields(self):
+            name = _flag(f)
+            value = convert_value(
+                getattr(self, f.name), hints[f.name], name,
+                split_commas=not f.metadata.get("remainder"),
+            )  # fmt: skip
+            _check(value, f, name)
+            object.__setattr__(self, f.name, value)
+
+    def replace(self, **changes: Any) -> Any:
+        """A copy with some settings changed (checked again)."""
+        return dataclasses.replace(self, **changes)
+
+
+class StageOutputs:
+    """Base of the outputs dataclass a stage's ``run`` returns."""
+
+    def files(self) -> list[Path]:
+        """Every output path (fields holding paths, mappings of paths, sequences of paths)."""
+        out: list[Path] = []
+        for f in dataclasses.fields(self):  # type: ignore[arg-type]
+            out += _paths_in(getattr(self, f.name))
+        return out
+
+
+def _paths_in(value: Any) -> list[Path]:
+    if isinstance(value, Path):
+        return [value]
+    if isinstance(value, Mapping):
+        return [p for v in value.values() for p in _paths_in(v)]
+    if isinstance(value, (list, tuple)):
+        return [p for v in value for p in _paths_in(v)]
+    return []
+
+
+# --------------------------------------------------------------------------- documentation
+def field_help(cls: type) -> dict[str, str]:
+    """Field name -> first line of its description under the docstring's ``Parameters``.
+
+    Several names on one line (``n_way, n_draws : int``) share the description.
+    """
+    doc = (cls.__doc__ or "").expandtabs()
+    lines = doc.splitlines()
+    out: dict[str, str] = {}
+    inside = False
+    current: list[str] = []
+    indent = None
+    for i, line in enumerate(lines):
+        stripped = line.strip()
+        if stripped == "Parameters" and i + 1 < len(lines) and set(lines[i + 1].strip()) == {"-"}:
+            inside = True
+            continue
+        if not inside or set(stripped) == {"-"}:
+            continue
+        if stripped and i + 1 < len(lines) and set(lines[i + 1].strip()) == {"-"}:
+            break  # the next section
+        lead = len(line) - len(line.lstrip())
+        if stripped and (indent is None or lead <= indent):
+            indent = lead
+            names = stripped.split(" : ")[0]
+            current = [n.strip() for n in names.split(",")]
+            for n in current:
+                out[n] = ""
+        elif stripped and current:
+            for n in current:
+                if not out[n]:
+                    out[n] = stripped
+    return out
+
+
+# --------------------------------------------------------------------------- command line
+@dataclasses.dataclass(frozen=True)
+class StageSpec:
+    """How a stage is called: its sub-command, Config, run function and what it prints.
+
+    Parameters
+    ----------
+    name : str
+        Sub-command; several words make nested commands (``"data verify"``).
+    help : str
+        One line for ``neurodecode --help``.
+    config : type
+        The stage's :class:`StageConfig` subclass.
+    run : callable
+        ``run(config) -> StageOutputs``.
+    exit_status : callable, optional
+        ``exit_status(outputs) -> int`` for stages whose result decides the status
+        (``data verify``, the workflow drivers); default 0.
+    report : callable, optional
+        ``report(outputs) -> str`` printed on success; default: one ``wrote PATH`` line per
+        output.
+    contract : bool
+        Whether the stage writes outputs under the contract (sidecars, skipping current work);
+        commands such as ``models list`` do not.
+    """
+
+    name: str
+    help: str
+    config: type
+    run: Callable[[Any], Any]
+    exit_status: Callable[[Any], int] | None = None
+    report: Callable[[Any], str] | None = None
+    contract: bool = True
+
+
+def _argument(parser: argparse.ArgumentParser, f: dataclasses.Field, hint: Any, help_: str):
+    kind, _ = _kind(hint)
+    inner, _ = _unwrap_optional(hint)
+    meta = f.metadata
+    default_note = ""
+    if f.default is not dataclasses.MISSING and f.default not in (None, (), ""):
+        shown = f.default
+        if isinstance(shown, tuple) and len(shown) > 4:
+            shown = f"{', '.join(map(str, shown[:3]))}, ... ({len(shown)} values)"
+        default_note = f" (default: {shown})"
+    kwargs: dict[str, Any] = {"help": (help_ + default_note).replace("%", "%%")}
+    if meta.get("metavar"):
+        kwargs["metavar"] = meta["metavar"]
+    if kind == "scalar" and inner is bool:
+        kwargs["action"] = argparse.BooleanOptionalAction
+    elif kind in ("tuple", "mapping"):
+        kwargs["nargs"] = "+"
+        if kind == "mapping":
+            kwargs.setdefault("metavar", "NAME=PATH")
+    if meta.get("remainder"):
+        kwargs.pop("nargs", None)
+        parser.add_argument(f.name, nargs=argparse.REMAINDER, default=argparse.SUPPRESS,
+                            help=kwargs["help"])  # fmt: skip
+    elif meta.get("positional"):
+        if kind == "scalar" and inner is not bool:
+            kwargs["nargs"] = "?"
+        parser.add_argument(f.name, default=argparse.SUPPRESS, **kwargs)
+    else:
+        parser.add_argument(_flag(f), dest=f.name, default=argparse.SUPPRESS, **kwargs)
+
+
+def _cli_fields(config_cls: type) -> list[dataclasses.Field]:
+    return [f for f in dataclasses.fields(config_cls) if f.metadata.get("cli", True)]
+
+
+def add_stage_parser(subparsers: Any, spec: StageSpec, name: str | None = None) -> Any:
+    """Add the sub-command of ``spec`` (flags from its Config) and return its parser."""
+    hints = typing.get_type_hints(spec.config)
+    docs = field_help(spec.config)
+    parser = subparsers.add_parser(
+        name or spec.name.split()[-1], help=spec.help, description=spec.help
+    )
+    if "config" not in {f.name for f in dataclasses.fields(spec.config)}:
+        # (``run`` has its own --config: the workflow config, which holds its settings)
+        parser.add_argument(
+            "--config",
+            dest="_config_file",
+            type=Path,
+            default=None,
+            metavar="YAML",
+            help="YAML file of settings (keys: the flag names); flags given here win over it",
+        )
+    for f in _cli_fields(spec.config):
+        if f.name not in docs or not docs[f.name]:
+            raise TypeError(f"{spec.config.__name__}: field {f.name!r} has no docstring entry")
+        _argument(parser, f, hints[f.name], docs[f.name])
+    parser.set_defaults(func=lambda args: cli_main(spec, args))
+    return parser
+
+
+def _parse_pairs(items: Sequence[str], value_hint: Any, name: str) -> dict[str, Any]:
+    """``NAME=VALUE`` items of a mapping flag (a tuple value splits on commas)."""
+    kind, _ = _kind(value_hint)
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key or not value:
+            raise ConfigError(f"{name}: expected NAME=VALUE, got {item!r}")
+        if key in out:
+            raise ConfigError(f"{name}: {key!r} given twice")
+        out[key] = [v for v in value.split(",") if v] if kind == "tuple" else value
+    return out
+
+
+def read_config_file(path: Path, config_cls: type) -> dict[str, Any]:
+    """Settings from a stage's YAML ``--config`` file (relative paths: from the file's folder)."""
+    import yaml
+
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = yaml.safe_load(fh) or {}
+    except OSError as exc:
+        raise ConfigError(f"--config {path}: cannot read it ({exc.strerror})") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"--config {path}: not valid YAML ({exc})") from None
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"--config {path}: expected a mapping of settings at the top level")
+    names = {f.name: f for f in dataclasses.fields(config_cls)}
+    hints = typing.get_type_hints(config_cls)
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        field_name = str(key).replace("-", "_")
+        if field_name not in names:
+            known = ", ".join(sorted(n.replace("_", "-") for n in names))
+            raise ConfigError(f"--config {path}: unknown setting {key!r}; known: {known}")
+        if value is not None and _is_path_hint(hints[field_name]):
+            value = _relative_to(value, path.parent)
+        out[field_name] = value
+    return out
+
+
+def _is_path_hint(hint: Any) -> bool:
+    kind, sub = _kind(hint)
+    inner, _ = _unwrap_optional(hint)
+    if kind == "scalar":
+        return inner is Path
+    return sub is Path or _kind(sub)[1] is Path
+
+
+def _relative_to(value: Any, base: Path) -> Any:
+    if isinstance(value, str):
+        p = Path(value).expanduser()
+        return p if p.is_absolute() else base / p
+    if isinstance(value, list):
+        return [_relative_to(v, base) for v in value]
+    if isinstance(value, Mapping):
+        return {k: _relative_to(v, base) for k, v in value.items()}
+    return value
+
+
+def config_from_mapping(config_cls: type, settings: Mapping[str, Any]) -> Any:
+    """Build ``config_cls`` from settings, naming a missing required flag plainly."""
+    missing = [
+        _flag(f)
+        for f in dataclasses.fields(config_cls)
+        if f.name not in settings
+        and f.default is dataclasses.MISSING
+        and f.default_factory is dataclasses.MISSING
+    ]
+    if missing:
+        raise ConfigError(f"missing {', '.join(missing)} (a flag, or a key of --config)")
+    try:
+        return config_cls(**settings)
+    except TypeError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def config_from_args(spec: StageSpec, args: argparse.Namespace) -> Any:
+    """Defaults < ``--config`` YAML < flags."""
+    hints = typing.get_type_hints(spec.config)
+    settings: dict[str, Any] = {}
+    if getattr(args, "_config_file", None) is not None:
+        settings.update(read_config_file(args._config_file, spec.config))
+    for f in _cli_fields(spec.config):
+        if not hasattr(args, f.name):
+            continue
+        value = getattr(args, f.name)
+        if f.metadata.get("remainder"):
+            value = [v for i, v in enumerate(value) if not (i == 0 and v == "--")]
+        if _kind(hints[f.name])[0] == "mapping":
+            value = _parse_pairs(value, _kind(hints[f.name])[1], _flag(f))
+        settings[f.name] = value
+    return config_from_mapping(spec.config, settings)
+
+
+def _bad_input_types() -> tuple[type[BaseException], ...]:
+    from neurodecode.data._errors import ReleaseError
+
+    return (ConfigError, ReleaseError, FileNotFoundError, ValueError, KeyError, PermissionError)
+
+
+def _message(exc: BaseException) -> str:
+    if isinstance(exc, KeyError) and exc.args:
+        return str(exc.args[0])
+    return str(exc) or type(exc).__name__
+
+
+def cli_main(spec: StageSpec, args: argparse.Namespace) -> int:
+    """Run ``spec`` from parsed flags; bad input becomes one line on stderr and exit status 2."""
+    prog = f"neurodecode {spec.name}"
+    try:
+        config = config_from_args(spec, args)
+        outputs = spec.run(config)
+    except _bad_input_types() as exc:
+        if os.environ.get("NEURODECODE_DEBUG"):
+            raise
+        print(f"{prog}: error: {_message(exc)}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if spec.report is not None:
+        text = spec.report(outputs)
+        if text:
+            print(text)
+    elif isinstance(outputs, StageOutputs):
+        for path in outputs.files():
+            print(f"{spec.name}: wrote {path}")
+    return spec.exit_status(outputs) if spec.exit_status is not None else 0
