@@ -9,7 +9,8 @@ from __future__ import annotations
 import os
 
 from neurodecode.data._bold5000 import BOLD5000Subject, load_bold5000_subject
-from neurodecode.data._cache import PreparedSubject, load_prepared
+from neurodecode.data._cache import PreparedSubject, RowView, load_prepared
+from neurodecode.data._datasets import DatasetSpec, get_dataset, list_datasets, register_dataset
 from neurodecode.data._errors import ReleaseError
 from neurodecode.data._noise_ceiling import (
     inverse_repeats,
@@ -26,17 +27,21 @@ from neurodecode.data._verify import Problem, verify_release
 __all__ = [
     "BOLD5000Stimuli",
     "BOLD5000Subject",
+    "DatasetSpec",
     "NSDStimuli",
     "NSDSubject",
     "PrepareConfig",
     "PreparedSubject",
     "Problem",
     "ReleaseError",
+    "RowView",
     "Split",
     "Subject",
     "VolumeGeometry",
     "assignment_hash",
+    "get_dataset",
     "inverse_repeats",
+    "list_datasets",
     "load_bold5000_subject",
     "load_nsd_subject",
     "load_prepared",
@@ -45,27 +50,24 @@ __all__ = [
     "ncsnr_from_repeats",
     "noise_ceiling_from_ncsnr",
     "prepare_subject",
+    "register_dataset",
     "trials_hash",
     "verify_release",
 ]
 
 
 def load_subject(dataset: str, subject: str, *, root: str | os.PathLike[str], **options) -> Subject:
-    """Open one subject of a release: ``dataset`` is ``"nsd"`` or ``"bold5000"``.
+    """Open one subject of a release with the dataset's registered reader.
 
     Parameters
     ----------
-    dataset : {"nsd", "bold5000"}
-        Which release layout ``root`` holds.
+    dataset : str
+        A registered dataset name (:func:`list_datasets`: ``"nsd"``, ``"bold5000"``...).
     subject : str
         The dataset's own label (``"subj01"``, ``"CSI1"``).
     root : path-like
         The release root (the folder holding ``nsddata/`` or ``ROIs/`` ...).
     **options
-        Passed on to :func:`load_nsd_subject` or :func:`load_bold5000_subject`.
+        Passed on to the reader (:func:`load_nsd_subject`, :func:`load_bold5000_subject`...).
     """
-    if dataset == "nsd":
-        return load_nsd_subject(root, subject, **options)
-    if dataset == "bold5000":
-        return load_bold5000_subject(root, subject, **options)
-    raise ValueError(f"unknown dataset {dataset!r}; one of 'nsd', 'bold5000'")
+    return get_dataset(dataset).load_subject(root, subject, **options)

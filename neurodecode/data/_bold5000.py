@@ -253,6 +253,10 @@ class BOLD5000Subject(Subject):
         data = read_masked_betas(path, self.ijk[columns], n_trials=self._lengths[block - 1])
         return data.astype(np.float32, copy=False)  # GLMsingle betas are PSC already
 
+    def source_files(self) -> list[Path]:
+        """Session files (release 2.0) or the ROI file (release 1.0) this subject reads."""
+        return list(getattr(self, "_files", {}).values())
+
     def _load_rois(self) -> tuple[dict[str, np.ndarray], dict[str, dict[int, str]]]:
         if self.geometry is None:
             return dict(self._roi_masks), {}
@@ -309,3 +313,41 @@ def load_bold5000_subject(
         sessions=sessions,
         voxels=voxels,
     )
+
+
+def evaluate_roi_files(
+    root: Path, subject: str, space: str, chosen: tuple[str, ...] | None = None
+) -> dict:
+    """ROI masks of ``neurodecode evaluate``: one mask per hemisphere and ROI, and both.
+
+    Masks are found under the root as the reader finds them (CSI2/CSI3 spell some names
+    differently); before the release exists (a dry run, a world still to synthesise) the
+    layout's default paths stand in. Returns ``{"atlases": [], "labels": [], "masks": {name:
+    [paths]}}`` for the ROI names in ``chosen`` (default all of ``ROI_NAMES``).
+    """
+    unknown = sorted(set(chosen or ()) - set(b5k.ROI_NAMES))
+    if unknown:
+        raise ValueError(f"{unknown} are not BOLD5000 ROIs {b5k.ROI_NAMES}")
+    root = Path(root)
+    found = BOLD5000Subject._find_roi_masks(root, subject) if root.is_dir() else {}
+    masks: dict[str, list[Path]] = {}
+    for roi in chosen or b5k.ROI_NAMES:
+        sides = []
+        for hemi in b5k.HEMISPHERES:
+            path = found.get(hemi + roi)
+            if path is None and not found:
+                path = root / b5k.roi_mask_path(subject, hemi, roi)
+            if path is not None:
+                masks[hemi + roi] = [path]
+                sides.append(path)
+        if len(sides) > 1:
+            masks[roi] = sides
+    return {"atlases": [], "labels": [], "masks": masks}
+
+
+def background_image(root: Path, subject: str, space: str) -> Path:
+    """The anatomical underlay of the report (the brain mask, found as the reader finds it)."""
+    root = Path(root)
+    if not root.is_dir():
+        return root / b5k.brainmask_path(subject)
+    return find_file(root, b5k.brainmask_path(subject))

@@ -16,8 +16,11 @@
     (n_sessions, n_voxels) in PSC; ``constant`` per session and column.
 ``P_bold.json``
     the run sidecar (package version, config, inputs, split hash, wall time, peak memory,
-    ``outputs`` with byte sizes). It is written last: a cache is complete only when it exists
-    and every output it lists has its recorded size.
+    ``outputs`` with byte sizes). A cache is complete only when it exists and every output it
+    lists has its recorded size.
+
+:class:`PreparedSubject` *is* a :class:`~neurodecode.data.Subject`: splits, selection, repeat
+averaging, the noise ceiling and unmasking are the Subject API's own, read from the cache.
 """
 
 from __future__ import annotations
@@ -33,8 +36,13 @@ import numpy as np
 
 from neurodecode._io import read_json
 from neurodecode.data._errors import ReleaseError
+from neurodecode.data._splits import make_split
+from neurodecode.data._subject import Subject, VolumeGeometry
 
-__all__ = ["CachePaths", "PreparedSubject", "cache_is_complete", "load_prepared"]
+__all__ = ["CachePaths", "PreparedSubject", "RowView", "cache_is_complete", "load_prepared"]
+
+#: Columns of the cache's trial table, in this order.
+CACHE_TRIAL_COLUMNS = ("trial", "session", "trial_in_session", "stim_id", "repeat", "split")
 
 
 @dataclass(frozen=True)
@@ -82,7 +90,7 @@ def cache_is_complete(paths: CachePaths, config: dict[str, Any] | None = None) -
         record = read_json(paths.sidecar)
     except (ValueError, OSError):
         return False
-    sizes = record.get("outputs", {})
+    sizes = record.get("outputs_bytes", {})
     for out in paths.outputs:
         if not out.is_file() or sizes.get(out.name) != out.stat().st_size:
             return False
@@ -93,10 +101,61 @@ def _names(attr: Any) -> list[str]:
     return list(json.loads(attr if isinstance(attr, str) else attr.decode()))
 
 
-class PreparedSubject:
-    """One subject's prepared cache, with the parts of the Subject API downstream stages use.
+class RowView:
+    """Rows of a memory-mapped matrix at some columns, read on demand (never all at once).
 
-    Betas are a read-only memory map; nothing else large is loaded.
+    ``view[idx]`` reads the rows ``idx`` (a slice or integer array, any order) at every column
+    of the view; ``view[:, cols]`` reads every row at columns ``cols`` (what the ridge encoder
+    streams). Reads go to the memory map in ascending row order.
+
+    Parameters
+    ----------
+    matrix : ndarray
+        ``(n_rows, n_columns)``, typically a read-only memory map.
+    rows : ndarray of int
+        Rows of ``matrix`` in the view, in view order.
+    columns : ndarray of int, optional
+        Columns in the view (default: all).
+    """
+
+    def __init__(self, matrix: np.ndarray, rows: np.ndarray, columns: np.ndarray | None = None):
+        self.matrix = matrix
+        self.rows = np.asarray(rows, dtype=np.int64)
+        self.columns = None if columns is None else np.asarray(columns, dtype=np.int64)
+        n_cols = matrix.shape[1] if self.columns is None else self.columns.size
+        self.shape = (self.rows.size, n_cols)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def _take(self, rows: np.ndarray, cols: Any) -> np.ndarray:
+        order = np.argsort(rows, kind="stable")
+        block = np.empty((rows.size, self.shape[1] if cols is None else len(cols)), np.float32)
+        data = np.asarray(self.matrix[rows[order]], dtype=np.float32)
+        block[order] = data if cols is None else data[:, cols]
+        return block
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        if isinstance(key, tuple):
+            rows_key, cols = key
+            if rows_key != slice(None):
+                raise IndexError("a row view is read as view[rows] or view[:, columns]")
+            cols = np.arange(self.shape[1])[cols]
+            base = cols if self.columns is None else self.columns[cols]
+            if self.rows.size == self.matrix.shape[0] and np.all(
+                self.rows == np.arange(self.rows.size)
+            ):
+                return np.asarray(self.matrix[:, base], dtype=np.float32)
+            return self._take(self.rows, base)
+        rows = self.rows[key]
+        return self._take(np.atleast_1d(rows), self.columns)
+
+
+class PreparedSubject(Subject):
+    """One subject's prepared cache, read through the Subject API.
+
+    Betas are a read-only memory map (:attr:`betas`); nothing else large is loaded. The
+    release's stimuli are opened on first use from the release root the cache records.
 
     Parameters
     ----------
@@ -113,23 +172,54 @@ class PreparedSubject:
                                "a cache written by `neurodecode prepare`")  # fmt: skip
         self.paths = paths
         self.record: dict[str, Any] = read_json(paths.sidecar)
-        self.label = paths.subject
         self.space = paths.space
-        self.trials = pd.read_csv(paths.trials, sep="\t", keep_default_na=False)
-        with h5py.File(paths.meta, "r") as fh:
-            self.ijk = fh["ijk"][()]
-            self.affine = fh["affine"][()]
-            self.shape = tuple(int(v) for v in fh["shape"][()])
-            self._labels = {a: g[()] for a, g in fh["rois"].items()}
-            self._label_names = {a: _names(g.attrs["names"]) for a, g in fh["rois"].items()}
-            self.ncsnr = fh["ncsnr"][()] if "ncsnr" in fh else None
-            self.zscore_mean = fh["zscore/mean"][()]
-            self.zscore_std = fh["zscore/std"][()]
+        self.dataset = str(self.record.get("config", {}).get("dataset", ""))
+        trials = pd.read_csv(paths.trials, sep="\t", keep_default_na=False)
+        missing = [c for c in CACHE_TRIAL_COLUMNS if c not in trials.columns]
+        if missing:
+            raise ReleaseError(paths.trials, f"missing column(s) {missing}", "a prepared cache")
+        try:
+            with h5py.File(paths.meta, "r") as fh:
+                ijk = fh["ijk"][()]
+                affine = fh["affine"][()]
+                shape = tuple(int(v) for v in fh["shape"][()])
+                self._labels = {a: g[()] for a, g in fh["rois"].items()} if "rois" in fh else {}
+                self._label_names = {
+                    a: _names(g.attrs["names"]) for a, g in fh["rois"].items()
+                } if "rois" in fh else {}  # fmt: skip
+                self._stored_ncsnr = fh["ncsnr"][()] if "ncsnr" in fh else None
+                self.zscore_mean = fh["zscore/mean"][()]
+                self.zscore_std = fh["zscore/std"][()]
+        except (OSError, KeyError) as exc:
+            raise ReleaseError(paths.meta, f"unreadable cache metadata ({exc})") from exc
+        rules = self.record.get("split_rules", {})
+        split = trials["split"].to_numpy()
+        splits = {
+            name: make_split(name, rules.get(name, "as prepared"), trials["trial"][split == name])
+            for name in sorted(set(split.tolist()))
+        }
+        super().__init__(
+            label=paths.subject,
+            root=paths.folder,
+            trials=trials,
+            splits=splits,
+            geometry=VolumeGeometry(affine=affine, shape=shape, ijk=ijk),  # type: ignore[arg-type]
+            n_voxels=len(ijk),
+            stimuli=None,
+            blocks=np.zeros(len(trials), dtype=np.int64),
+            block_index=np.arange(len(trials)),
+        )
 
+    # ------------------------------------------------------------------ cache facts
     @property
     def config(self) -> dict[str, Any]:
         """The resolved prepare configuration recorded in the sidecar."""
         return dict(self.record["config"])
+
+    @property
+    def release_root(self) -> Path:
+        """The release the cache was prepared from."""
+        return Path(self.config["root"])
 
     @cached_property
     def betas(self) -> np.ndarray:
@@ -137,87 +227,82 @@ class PreparedSubject:
         return np.load(self.paths.betas, mmap_mode="r")
 
     @property
-    def n_voxels(self) -> int:
-        return len(self.ijk)
-
-    @property
     def split_hash(self) -> str:
         return str(self.record["split_hash"])
 
-    @cached_property
-    def rois(self) -> dict[str, np.ndarray]:
-        """ROI name -> boolean mask over voxel columns (atlas names and their label names)."""
-        out: dict[str, np.ndarray] = {}
+    def rows(self, rows: np.ndarray, columns: np.ndarray | str | None = None) -> RowView:
+        """A lazy view of betas ``rows`` at ``columns`` (indices or an ROI name; default all)."""
+        cols = self.columns(columns) if isinstance(columns, str) else columns
+        return RowView(self.betas, rows, cols)
+
+    # ------------------------------------------------------------------ Subject hooks
+    def _read_block(self, block: int, columns: np.ndarray) -> np.ndarray:
+        return np.asarray(self.betas[:, columns], dtype=np.float32)
+
+    def _read_rows(self, block: int, rows: np.ndarray, columns: np.ndarray) -> np.ndarray:
+        return RowView(self.betas, rows, columns)[np.arange(len(rows))]
+
+    def _load_ncsnr(self) -> np.ndarray | None:
+        return self._stored_ncsnr
+
+    def _load_rois(self) -> tuple[dict[str, np.ndarray], dict[str, dict[int, str]]]:
+        rois: dict[str, np.ndarray] = {}
+        tables: dict[str, dict[int, str]] = {}
         for atlas, labels in self._labels.items():
-            out[atlas] = labels > 0
-            for k, name in enumerate(self._label_names[atlas], start=1):
+            rois[atlas] = labels > 0
+            names = self._label_names[atlas]
+            tables[atlas] = {k: name for k, name in enumerate(names, start=1)}
+            for k, name in enumerate(names, start=1):
                 if name != atlas:
-                    out[name] = labels == k
-        return out
+                    rois.setdefault(name, labels == k)
+        return rois, tables
 
-    def split(self, name: str) -> np.ndarray:
-        """Row indices (into :attr:`betas`) of the trials in split ``name`` (``train``/``test``)."""
-        rows = np.flatnonzero(self.trials["split"].to_numpy() == name)
-        if rows.size == 0 and name not in set(self.trials["split"]):
-            raise KeyError(f"no split {name!r}; splits: {sorted(set(self.trials['split']))}")
-        return rows
+    def label_atlases(self) -> dict[str, tuple[np.ndarray, list[str]]]:
+        return {
+            a: (v.astype(np.int16), list(self._label_names[a])) for a, v in self._labels.items()
+        }
 
-    def noise_ceiling(self, n: int | None = None) -> np.ndarray:
-        """Noise ceiling in % variance per column, NC = 100 ncsnr^2 / (ncsnr^2 + 1/n).
+    def source_files(self) -> list[Path]:
+        return list(self.paths.outputs)
 
-        ``n=None`` uses the test split's repeat structure: 1/n is replaced by
-        (A/3 + B/2 + C/1) / (A + B + C) over images with 3, 2, 1 repeats (DATA_FORMATS A9).
-        """
-        if self.ncsnr is None:
-            raise ValueError(f"{self.label}: the release has no ncsnr for this cache")
-        if n is None:
-            test = self.trials[self.trials["split"] == "test"]
-            counts = test.groupby("stim_id").size().to_numpy()
-            inv_n = float(np.mean(1.0 / counts)) if counts.size else 1.0
-        else:
-            inv_n = 1.0 / n
-        s2 = self.ncsnr.astype(np.float64) ** 2
-        return (100.0 * s2 / (s2 + inv_n)).astype(np.float32)
+    def _open_stimuli(self) -> Any:
+        from neurodecode.data._datasets import get_dataset
 
-    def select(
-        self, roi: str | None = None, split: str | None = None, average_repeats: bool = False
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Responses ``(n_samples, n_voxels_in_roi)`` float32 and their stimulus ids.
-
-        With ``average_repeats`` the trials of each stimulus are averaged (rows sorted by id).
-        """
-        rows = np.arange(len(self.trials)) if split is None else self.split(split)
-        cols = slice(None) if roi is None else np.flatnonzero(self.rois[roi])
-        stim = self.trials["stim_id"].to_numpy()[rows]
-        data = np.asarray(self.betas[rows][:, cols], dtype=np.float32)
-        if not average_repeats:
-            return data, stim
-        ids, inverse = np.unique(stim, return_inverse=True)
-        sums = np.zeros((ids.size, data.shape[1]), dtype=np.float64)
-        np.add.at(sums, inverse, data)
-        counts = np.bincount(inverse, minlength=ids.size)[:, None]
-        return (sums / counts).astype(np.float32), ids
-
-    def unmask(self, values: np.ndarray, fill: float = 0.0):
-        """Put per-column values (``(n_voxels,)`` or ``(n_voxels, k)``) back on the volume grid."""
-        import nibabel as nib
-
-        values = np.asarray(values)
-        if values.shape[0] != self.n_voxels:
-            raise ValueError(f"expected {self.n_voxels} values per map, got {values.shape[0]}")
-        vol = np.full(self.shape + values.shape[1:], fill, dtype=np.float32)
-        vol[self.ijk[:, 0], self.ijk[:, 1], self.ijk[:, 2]] = values
-        return nib.Nifti1Image(vol, self.affine)
+        return get_dataset(self.dataset).load_stimuli(self.release_root, self.label)
 
     def __repr__(self) -> str:
         return (
-            f"PreparedSubject({self.label!r}, space={self.space!r}, trials={len(self.trials)}, "
+            f"PreparedSubject({self.label!r}, space={self.space!r}, trials={self.n_trials}, "
             f"voxels={self.n_voxels})"
         )
 
 
+def find_spaces(cache_dir: str | os.PathLike[str], subject: str) -> list[str]:
+    """Grid labels of the subject's prepared caches under ``cache_dir``."""
+    folder = CachePaths.of(cache_dir, subject, "*").folder
+    prefix, suffix = f"sub-{subject}_space-", "_desc-prepared_bold.json"
+    return sorted(p.name[len(prefix) : -len(suffix)] for p in folder.glob(prefix + "*" + suffix))
+
+
 def load_prepared(
-    cache_dir: str | os.PathLike[str], subject: str, space: str = "func1pt8mm"
+    cache_dir: str | os.PathLike[str], subject: str, space: str | None = None
 ) -> PreparedSubject:
-    """Open the prepared cache of ``subject`` under ``cache_dir`` (the ``--out`` of prepare)."""
+    """Open the prepared cache of ``subject`` under ``cache_dir`` (the ``--out`` of prepare).
+
+    ``space`` None takes the subject's only cache; with several grids prepared it must be given.
+    """
+    if space is None:
+        spaces = find_spaces(cache_dir, subject)
+        if len(spaces) > 1:
+            raise ValueError(
+                f"{CachePaths.of(cache_dir, subject, '*').folder}: prepared caches of grids "
+                f"{spaces}; pass --space"
+            )
+        if not spaces:
+            raise ReleaseError(
+                CachePaths.of(cache_dir, subject, "*").folder,
+                f"no prepared cache of subject {subject}",
+                "the --out folder of `neurodecode prepare`",
+            )
+        space = spaces[0]
     return PreparedSubject(CachePaths.of(cache_dir, subject, space))

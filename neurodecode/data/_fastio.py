@@ -244,7 +244,7 @@ def _gather_by_table(path: Path, dset, ijk: np.ndarray) -> np.ndarray:
             f"at least {int(sorted_offsets[-1]) + chunk_bytes} bytes",
         )  # fmt: skip
     buf = np.empty((sorted_offsets.size, ct), dtype=dset.dtype)
-    raw = memoryview(buf.reshape(-1).view(np.uint8))
+    raw = buf.reshape(-1).view(np.uint8).data
     breaks = np.flatnonzero(np.diff(sorted_offsets) != chunk_bytes) + 1
     starts = np.concatenate(([0], breaks)).astype(np.int64)
     ends = np.concatenate((breaks, [sorted_offsets.size])).astype(np.int64)
@@ -323,7 +323,7 @@ def _stream_gz(
     from isal import igzip
 
     vol = np.empty(vol_items, dtype=dtype)
-    raw = memoryview(vol.view(np.uint8))
+    raw = vol.view(np.uint8).data
     n_t = out.shape[0]
     errors = (OSError, EOFError, ValueError, zlib.error, gzip.BadGzipFile)
     try:

@@ -5,20 +5,24 @@ it: shape and dtype of beta files, expected bytes (exact for uncompressed HDF5 d
 ``null`` where only an approximation exists), ``sha256`` (always ``null``: neither release
 publishes checksums; the field is kept so a user can record their own) and tags
 (subject, session, kind). The committed ``data_manifests/*.json`` are the output of
-:func:`build_manifest`; a test checks that regenerating gives the committed files.
+:func:`neurodecode.data._datasets.build_manifest`, which asks each registered dataset for
+its builder here; a test checks that regenerating gives the committed files.
 """
 
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
 from typing import Any
 
 from neurodecode.data import _bold5000_layout as b5k
 from neurodecode.data import _nsd_layout as nsd
 
-__all__ = ["BOLD5000_GRIDS", "NSD_GRIDS", "build_manifest", "write_manifests"]
+__all__ = [
+    "BOLD5000_GRIDS",
+    "NSD_GRIDS",
+    "bold5000_manifest",
+    "nsd_manifest",
+]
 
 #: func1pt8mm (X, Y, Z) grid per subject (DATA_FORMATS A1).
 NSD_GRIDS = {
@@ -35,7 +39,8 @@ def _entry(path: Path, kind: str, **extra: Any) -> dict[str, Any]:
     return {"path": path.as_posix(), "kind": kind, "bytes": None, "sha256": None, **extra}
 
 
-def _nsd() -> dict[str, Any]:
+def nsd_manifest() -> dict[str, Any]:
+    """The manifest of the real NSD release."""
     files = [_entry(nsd.expdesign_path(), "expdesign"), _entry(nsd.stim_info_path(), "stim_info")]
     t = nsd.TRIALS_PER_SESSION
     for subj in nsd.SUBJECTS:
@@ -59,7 +64,8 @@ def _nsd() -> dict[str, Any]:
     return {"dataset": "nsd", "checksums": "none published by the release", "files": files}
 
 
-def _bold5000() -> dict[str, Any]:
+def bold5000_manifest() -> dict[str, Any]:
+    """The manifest of the real BOLD5000 releases (1.0 ROI data and 2.0 GLMsingle betas)."""
     files = []
     for subj in b5k.SUBJECTS:
         tags = {"subject": subj}
@@ -77,22 +83,3 @@ def _bold5000() -> dict[str, Any]:
                                 shape=[*BOLD5000_GRIDS[subj], None],
                                 tags={"subject": subj, "session": s}))  # fmt: skip
     return {"dataset": "bold5000", "checksums": "none published by the release", "files": files}
-
-
-def build_manifest(dataset: str) -> dict[str, Any]:
-    """The manifest of the real ``dataset`` release (``"nsd"`` or ``"bold5000"``)."""
-    if dataset == "nsd":
-        return _nsd()
-    if dataset == "bold5000":
-        return _bold5000()
-    raise ValueError(f"unknown dataset {dataset!r}")
-
-
-def write_manifests(folder: str | os.PathLike[str]) -> list[Path]:
-    """(Re)write ``folder/nsd.json`` and ``folder/bold5000.json``."""
-    out = []
-    for name in ("nsd", "bold5000"):
-        path = Path(folder) / f"{name}.json"
-        path.write_text(json.dumps(build_manifest(name), indent=1) + "\n")
-        out.append(path)
-    return out

@@ -293,6 +293,7 @@ class NSDSubject(Subject):
         i, j, k = self.ijk.T
         rois: dict[str, np.ndarray] = {}
         labels: dict[str, dict[int, str]] = {}
+        self._atlas_columns: dict[str, np.ndarray] = {}
         for atlas in atlases:
             ctab_file = self.root / nsd.ctab_path(self.label, atlas)
             table = read_ctab(ctab_file)
@@ -309,6 +310,8 @@ class NSDSubject(Subject):
                 if unnamed:
                     raise ReleaseError(ctab_file, f"labels {unnamed} of {atlas} have no name")
                 col = values[i, j, k]
+                if hemi is None:
+                    self._atlas_columns[atlas] = np.maximum(col, 0)
                 prefix = f"{hemi}." if hemi else ""
                 rois[f"{prefix}{atlas}"] = col > 0
                 for value, name in table.items():
@@ -317,6 +320,24 @@ class NSDSubject(Subject):
                     rois.setdefault(f"{prefix}{name}", member)
             labels[atlas] = table
         return rois, labels
+
+    def label_atlases(self) -> dict[str, tuple[np.ndarray, list[str]]]:
+        """Each bilateral atlas of the ``roi`` folder: its label per column and label names."""
+        _ = self.rois  # reads the atlases
+        out = {}
+        for atlas, col in self._atlas_columns.items():
+            table = self.roi_labels[atlas]
+            k_max = int(max(col.max(initial=0), max(table, default=0)))
+            names = [table.get(v, f"{atlas}-{v}") for v in range(1, k_max + 1)]
+            out[atlas] = (col.astype(np.int16), names)
+        return out
+
+    def source_files(self) -> list[Path]:
+        """Session files, the design, the brain mask and the ncsnr map this subject reads."""
+        files = [*self._files.values(), self.root / nsd.expdesign_path()]
+        files.append(self.root / nsd.brainmask_path(self.label, self.space))
+        ncsnr = self.root / nsd.ncsnr_path(self.label, self.space, self.version)
+        return files + ([ncsnr] if ncsnr.is_file() else [])
 
 
 def load_nsd_subject(
@@ -369,3 +390,28 @@ def load_nsd_subject(
         voxels=voxels,
         atlases=atlases,
     )
+
+
+#: Atlases the workflow summarises when a config names none.
+DEFAULT_EVALUATE_ATLASES = ("prf-visualrois", "floc-faces", "floc-places")
+
+
+def evaluate_roi_files(
+    root: Path, subject: str, space: str, chosen: tuple[str, ...] | None = None
+) -> dict:
+    """ROI files of ``neurodecode evaluate``: label volumes and their ctab files.
+
+    Returns ``{"atlases": [paths], "labels": [paths], "masks": {}}`` for the atlases in
+    ``chosen`` (default :data:`DEFAULT_EVALUATE_ATLASES`).
+    """
+    atlases = list(chosen or DEFAULT_EVALUATE_ATLASES)
+    return {
+        "atlases": [Path(root) / nsd.roi_path(subject, a, space) for a in atlases],
+        "labels": [Path(root) / nsd.ctab_path(subject, a) for a in atlases],
+        "masks": {},
+    }
+
+
+def background_image(root: Path, subject: str, space: str) -> Path:
+    """The anatomical underlay of the report on the functional grid (the brain mask)."""
+    return Path(root) / nsd.brainmask_path(subject, space)

@@ -100,7 +100,7 @@ class Subject:
         self.trials = trials
         self.splits = splits
         self.geometry = geometry
-        self.stimuli = stimuli
+        self._stimuli = stimuli
         self._n_voxels = int(n_voxels)
         # Row r of the table is row block_index[r] of the file blocks[r] (a session file).
         self._blocks = np.asarray(blocks, dtype=np.int64)
@@ -118,6 +118,36 @@ class Subject:
     def _load_ncsnr(self) -> np.ndarray | None:
         """The release's ncsnr per column, or None when the release has none."""
         return None
+
+    def _read_rows(self, block: int, rows: np.ndarray, columns: np.ndarray) -> np.ndarray:
+        """Rows ``rows`` (indices into the block's trial axis) of one block at ``columns``.
+
+        The default reads the whole block; readers that can seek to rows override it.
+        """
+        return self._read_block(block, columns)[rows]
+
+    def _open_stimuli(self) -> Any:
+        """The stimulus source, for readers that open it on first use."""
+        raise ValueError(f"{self.label}: no stimuli are known for this subject")
+
+    def label_atlases(self) -> dict[str, tuple[np.ndarray, list[str]]]:
+        """Atlas -> (int label per column, 0 = unlabelled; names of labels 1..K).
+
+        This is what the prepared cache stores. The default makes one single-label atlas per
+        ROI mask; readers of releases with multi-label atlases (NSD) override it.
+        """
+        return {name: (mask.astype(np.int16), [name]) for name, mask in self.rois.items()}
+
+    def source_files(self) -> list[Path]:
+        """The release files this subject's arrays are read from (for provenance)."""
+        return []
+
+    @property
+    def stimuli(self) -> Any:
+        """Lazy stimulus access (``images(ids)``, ``captions(ids)``)."""
+        if self._stimuli is None:
+            self._stimuli = self._open_stimuli()
+        return self._stimuli
 
     # ------------------------------------------------------------------ geometry
     @property
@@ -190,8 +220,7 @@ class Subject:
         cols = np.arange(self.n_voxels) if columns is None else np.asarray(columns)
         for block in np.unique(self._blocks).tolist():
             rows = np.flatnonzero(self._blocks == block)
-            data = self._read_block(block, cols)
-            yield rows, data[self._block_index[rows]]
+            yield rows, self._read_rows(block, self._block_index[rows], cols)
 
     def read_betas(
         self, rows: np.ndarray | None = None, columns: np.ndarray | str | None = None
@@ -215,8 +244,7 @@ class Subject:
         blocks = self._blocks[rows]
         for block in np.unique(blocks).tolist():
             sel = np.flatnonzero(blocks == block)
-            data = self._read_block(block, cols)
-            out[sel] = data[self._block_index[rows[sel]]]
+            out[sel] = self._read_rows(block, self._block_index[rows[sel]], cols)
         return out
 
     def select(
@@ -270,11 +298,12 @@ class Subject:
         cols = np.arange(self.n_voxels)
         for block in np.unique(self._blocks).tolist():
             rows = np.flatnonzero(self._blocks == block)
-            data = self._read_block(block, cols)
+            # statistics over the block's trials (a whole session file in every release)
+            data = self._read_rows(block, self._block_index[rows], cols)
             mean = data.mean(axis=0, dtype=np.float64)
             std = data.std(axis=0, dtype=np.float64)
             z = (data - mean.astype(np.float32)) / np.where(std > 0, std, 1.0).astype(np.float32)
-            yield rows, z[self._block_index[rows]]
+            yield rows, z
 
     def noise_ceiling(self, n: int | None = None, roi: str | None = None) -> np.ndarray:
         """Noise ceiling (% variance) per column, NC = 100 ncsnr^2 / (ncsnr^2 + 1/n).

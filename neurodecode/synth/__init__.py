@@ -11,6 +11,7 @@ from neurodecode.synth._brain import SimulatedBrain
 from neurodecode.synth._captions import CATEGORIES, CATEGORY_WORDS, WORDS
 from neurodecode.synth._config import WorldConfig
 from neurodecode.synth._glyphs import BACKGROUND_RGB, COLOUR_RGB, COLOURS, SHAPES
+from neurodecode.synth._oracle import GroundTruth, ground_truth, is_synthetic_release, load_world
 from neurodecode.synth._populations import POPULATION_FAMILIES, PopulationFamily
 from neurodecode.synth._stimuli import StimulusSet
 from neurodecode.synth._truth import (
@@ -35,11 +36,15 @@ __all__ = [
     "SHAPES",
     "TRUTH_SPACES",
     "WORDS",
+    "GroundTruth",
     "PopulationFamily",
     "SimulatedBrain",
     "StimulusSet",
     "World",
     "WorldConfig",
+    "ground_truth",
+    "is_synthetic_release",
+    "load_world",
     "make_world",
     "truth_features",
 ]

@@ -52,7 +52,7 @@ def write_coco_captions(
         {"id": int(i), "file_name": name, "height": size, "width": size, "license": 0}
         for i, name in zip(image_ids, file_names, strict=True)
     ]
-    annotations = []
+    annotations: list[dict[str, Any]] = []
     for image_id, caps in zip(image_ids, captions, strict=True):
         for caption in caps:
             annotations.append(
