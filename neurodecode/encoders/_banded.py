@@ -10,6 +10,7 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from neurodecode.encoders._ridge import (
+    LinearEncoderMixin,
     _as_2d_responses,
     _best_alpha_index,
     _is_2d,
@@ -49,7 +50,7 @@ def r2_score_split(y_true: np.ndarray, parts: np.ndarray) -> np.ndarray:
     return shares
 
 
-class BandedRidgeEncoder(RegressorMixin, BaseEstimator):
+class BandedRidgeEncoder(LinearEncoderMixin, RegressorMixin, BaseEstimator):
     """Ridge with one regularisation per feature space (banded ridge), chosen per voxel.
 
     The feature spaces are consecutive column blocks of ``X`` of sizes ``space_sizes``. Space
@@ -83,6 +84,12 @@ class BandedRidgeEncoder(RegressorMixin, BaseEstimator):
         Best mean validation R^2.
     """
 
+    _ARRAYS = ("coef_", "intercept_", "best_alphas_", "space_weights_", "cv_score_")
+    _FITTED_META = ("space_names_",)
+
+    def _after_load(self) -> None:
+        self._blocks_ = self._blocks(int(self.n_features_in_))
+
     def __init__(
         self,
         space_sizes: Sequence[int] = (),
@@ -115,9 +122,11 @@ class BandedRidgeEncoder(RegressorMixin, BaseEstimator):
     def candidates(self, n_spaces: int) -> np.ndarray:
         """The ``gamma`` vectors searched: ``(n_candidates, n_spaces)``, rows on the simplex."""
         rng = np.random.default_rng(self.random_state)
-        fixed = [np.eye(n_spaces), np.full((1, n_spaces), 1.0 / n_spaces)] if n_spaces > 1 else []
-        draws = rng.dirichlet(np.ones(n_spaces), size=self.n_iter) if n_spaces > 1 else []
-        rows = [*fixed, draws] if n_spaces > 1 else [np.ones((1, 1))]
+        if n_spaces == 1:
+            return np.ones((1, 1))
+        fixed = [np.eye(n_spaces), np.full((1, n_spaces), 1.0 / n_spaces)]
+        draws = rng.dirichlet(np.ones(n_spaces), size=self.n_iter)
+        rows = [*fixed, draws]
         return np.unique(np.vstack(rows), axis=0)
 
     def fit(self, X, y, groups=None) -> BandedRidgeEncoder:
@@ -144,10 +153,13 @@ class BandedRidgeEncoder(RegressorMixin, BaseEstimator):
             for cols in iter_column_chunks(n_vox, self.chunk_size):
                 Yc = _read_chunk(Y, cols)
                 Yc -= Yc.mean(axis=0)
-                scores = sum(
-                    cv_scores_per_alpha(s, Yc[tr], Yc[va], alphas)
-                    for s, (tr, va) in zip(spectra, folds, strict=True)
-                ) / len(folds)
+                scores = np.mean(
+                    [
+                        cv_scores_per_alpha(s, Yc[tr], Yc[va], alphas)
+                        for s, (tr, va) in zip(spectra, folds, strict=True)
+                    ],
+                    axis=0,
+                )
                 idx = _best_alpha_index(scores)
                 top = np.nan_to_num(scores[idx, np.arange(scores.shape[1])], nan=-np.inf)
                 better = top > best_score[cols]

@@ -307,7 +307,7 @@ def set_dropout_generator(module: torch.nn.Module, generator: torch.Generator | 
     """Point every seeded dropout layer of ``module`` at ``generator``."""
     for m in module.modules():
         if hasattr(m, "generator") and hasattr(m, "p"):
-            m.generator = generator  # type: ignore[assignment]
+            m.generator = generator
 
 
 def estimate_training_memory(

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.model_selection import GroupKFold, KFold
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from neurodecode.encoders._persist import linear_readout, read_model_folder, write_model_folder
 from neurodecode.encoders._solvers import (
     FoldSpectrum,
     cv_scores_per_alpha,
@@ -17,7 +21,7 @@ from neurodecode.encoders._solvers import (
     spectrum,
 )
 
-__all__ = ["RidgeEncoder", "default_alphas", "iter_column_chunks"]
+__all__ = ["LinearEncoderMixin", "RidgeEncoder", "default_alphas", "iter_column_chunks"]
 
 
 def default_alphas() -> np.ndarray:
@@ -54,7 +58,70 @@ def make_folds(
     return list(GroupKFold(n_splits).split(np.zeros(n_samples), groups=groups))
 
 
-class RidgeEncoder(RegressorMixin, BaseEstimator):
+class LinearEncoderMixin:
+    """Persistence and the differentiable readout of the linear encoders.
+
+    A subclass lists its fitted arrays in ``_ARRAYS`` and its fitted non-array attributes in
+    ``_FITTED_META``; :meth:`save` writes them with the constructor parameters.
+    """
+
+    _ARRAYS: tuple[str, ...] = ("coef_", "intercept_", "best_alphas_")
+    _FITTED_META: tuple[str, ...] = ()
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write ``config.json`` (class, parameters) and ``model.safetensors`` into ``path``."""
+        check_is_fitted(self, "coef_")
+        params = {k: _jsonable(v) for k, v in self.get_params(deep=False).items()}  # type: ignore[attr-defined]
+        meta = {
+            "class": type(self).__name__,
+            "params": params,
+            "n_features_in_": int(self.n_features_in_),  # type: ignore[attr-defined]
+            "single_output": bool(getattr(self, "_single_output", False)),
+            **{k: _jsonable(getattr(self, k)) for k in self._FITTED_META},
+        }
+        arrays = {k: np.asarray(getattr(self, k)) for k in self._ARRAYS if hasattr(self, k)}
+        return write_model_folder(path, meta, arrays)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Any:
+        """An encoder saved by :meth:`save`, ready to predict."""
+        meta, arrays = read_model_folder(path, cls.__name__)
+        est: Any = cls(**meta["params"])
+        for key, value in arrays.items():
+            setattr(est, key, value)
+        for key in cls._FITTED_META:
+            setattr(est, key, meta[key])
+        est.n_features_in_ = int(meta["n_features_in_"])
+        est._single_output = bool(meta.get("single_output", False))
+        est._after_load()
+        return est
+
+    def _after_load(self) -> None:
+        pass
+
+    def to_torch(self, columns: Any = None) -> Any:
+        """A frozen ``torch.nn.Linear`` from features to (the ``columns`` of) the voxels.
+
+        The same predictions as :meth:`predict`, differentiable with respect to the features:
+        the readout a generator is guided by.
+        """
+        check_is_fitted(self, "coef_")
+        return linear_readout(self.coef_, self.intercept_, columns)  # type: ignore[attr-defined]
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+class RidgeEncoder(LinearEncoderMixin, RegressorMixin, BaseEstimator):
     """Ridge regression from stimulus features to voxels, with one alpha per voxel.
 
     Each voxel's alpha is chosen from ``alphas`` by K-fold cross-validation on the training
@@ -88,6 +155,9 @@ class RidgeEncoder(RegressorMixin, BaseEstimator):
         Mean validation R^2 of each alpha.
     form_ : {"primal", "dual"}
     """
+
+    _ARRAYS = ("coef_", "intercept_", "best_alphas_", "cv_scores_")
+    _FITTED_META = ("form_",)
 
     def __init__(
         self,

@@ -92,6 +92,7 @@ def extract_features(
     batch_size: int = 256,
     progress: bool = True,
     config: dict[str, Any] | None = None,
+    partial: str | os.PathLike[str] | None = None,
 ) -> dict[str, Any]:
     """Extract features of ``stim_ids`` batch by batch into ``out``, resuming a partial run.
 
@@ -110,6 +111,8 @@ def extract_features(
         Show a tqdm progress bar.
     config : dict, optional
         Extra settings recorded in the file's ``config`` attribute.
+    partial : path-like, optional
+        Where unfinished rows are kept (see :class:`ResumableFeatureWriter`).
 
     Returns
     -------
@@ -131,6 +134,7 @@ def extract_features(
         model=extractor.model,
         weights_sha256=extractor.weights_sha256,
         config={**extractor.config, "batch_size": batch_size, **(config or {})},
+        partial=partial,
     )
     with writer:
         todo = writer.todo

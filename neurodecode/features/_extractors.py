@@ -73,6 +73,12 @@ class FeatureExtractor:
     def weights_sha256(self) -> str:
         return str(self.loaded.weights_sha256)
 
+    def weights_path(self) -> Any:
+        """Where the weights are read from, without loading them (None: no weights)."""
+        from neurodecode.models import resolve_weights
+
+        return resolve_weights(self.model, self.root)
+
     @property
     def dim(self) -> int:
         return int(self(self._probe()).shape[1])
@@ -225,6 +231,9 @@ class TruthExtractor(FeatureExtractor):
     @property
     def weights_sha256(self) -> str:
         return ""
+
+    def weights_path(self) -> Any:
+        return None
 
     @property
     def dim(self) -> int:

@@ -93,13 +93,15 @@ def write_features(
 
 
 def feature_file_info(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Attributes of a feature file: name, model, weights_sha256, config (dict), n, dim."""
+    """Attributes of a feature file: name, model, weights_sha256, config (dict), n, dim, and
+    its ``stim_ids``."""
     import h5py
 
     with h5py.File(path, "r") as fh:
         info: dict[str, Any] = {k: str(fh.attrs.get(k, "")) for k in _ATTRS}
         info["config"] = json.loads(str(fh.attrs.get("config", "{}")) or "{}")
         info["n"], info["dim"] = (int(s) for s in fh["features"].shape)
+        info["stim_ids"] = np.asarray(fh["stim_ids"], dtype=np.int64)
     return info
 
 
@@ -184,6 +186,10 @@ class ResumableFeatureWriter:
         Feature dimension.
     name, model, weights_sha256, config
         As in :func:`write_features`.
+    partial : path-like, optional
+        Where the rows live until :meth:`finalize` (default ``<path stem>.partial.h5``); a
+        stage writing ``path`` under a temporary name passes a stable name here, so that an
+        interrupted run resumes.
     """
 
     def __init__(
@@ -196,11 +202,16 @@ class ResumableFeatureWriter:
         model: str,
         weights_sha256: str = "",
         config: Mapping[str, Any] | None = None,
+        partial: str | os.PathLike[str] | None = None,
     ) -> None:
         import h5py
 
         self.path = Path(path)
-        self.partial_path = self.path.with_name(self.path.name.removesuffix(".h5") + ".partial.h5")
+        self.partial_path = (
+            Path(partial)
+            if partial is not None
+            else self.path.with_name(self.path.name.removesuffix(".h5") + ".partial.h5")
+        )
         self.stim_ids = _ids_array(stim_ids)
         self.dim = int(dim)
         self._row = {int(k): i for i, k in enumerate(self.stim_ids)}
@@ -261,6 +272,9 @@ class ResumableFeatureWriter:
         del self._fh["done"]
         self._fh.close()
         self._fh = None
+        from neurodecode._io import apply_umask
+
+        apply_umask(self.partial_path)
         os.replace(self.partial_path, self.path)
         return self.path
 

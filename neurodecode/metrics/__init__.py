@@ -12,7 +12,9 @@ from neurodecode.metrics._voxelwise import (
     pearson_r_voxels,
     r2_score_voxels,
     roi_summary,
+    two_vs_two,
     two_vs_two_accuracy,
+    two_vs_two_matrix,
 )
 
 __all__ = [
@@ -26,5 +28,7 @@ __all__ = [
     "rank_candidates",
     "retrieval_accuracy",
     "roi_summary",
+    "two_vs_two",
     "two_vs_two_accuracy",
+    "two_vs_two_matrix",
 ]

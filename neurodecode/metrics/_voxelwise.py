@@ -18,7 +18,9 @@ __all__ = [
     "pearson_r_voxels",
     "r2_score_voxels",
     "roi_summary",
+    "two_vs_two",
     "two_vs_two_accuracy",
+    "two_vs_two_matrix",
 ]
 
 
@@ -71,29 +73,65 @@ def noise_normalized_score(r: np.ndarray, noise_ceiling: np.ndarray) -> np.ndarr
     return score
 
 
+def two_vs_two_matrix(y_true, y_pred) -> np.ndarray:
+    """Outcome of every 2 vs 2 test: ``(n, n)`` with 1 (correct), 0.5 (tie) or 0 (wrong).
+
+    For samples i and j the prediction is correct when matching each predicted pattern to its
+    own measured pattern gives a higher summed Pearson correlation (over voxels) than the
+    swapped assignment: ``r(p_i, y_i) + r(p_j, y_j) > r(p_i, y_j) + r(p_j, y_i)``. The matrix
+    is symmetric; its diagonal is 0.5.
+    """
+    y_true, y_pred = _pair(y_true, y_pred)
+    if y_true.shape[0] < 2:
+        raise ValueError("2 vs 2 accuracy needs at least two samples")
+    corr = _zscore_rows(y_pred) @ _zscore_rows(y_true).T / y_true.shape[1]  # r(pred_i, true_j)
+    d = np.diag(corr)
+    matched = d[:, None] + d[None, :]
+    swapped = corr + corr.T
+    return (matched > swapped) + 0.5 * (matched == swapped)
+
+
 def two_vs_two_accuracy(y_true, y_pred, *, max_pairs: int | None = None, seed: int = 0) -> float:
     """2 vs 2 accuracy of predicted response patterns (over voxels), in [0, 1].
 
-    For a pair of test samples (i, j) the prediction is correct when matching each predicted
-    pattern to its own measured pattern gives a higher summed Pearson correlation than the
-    swapped assignment: ``r(p_i, y_i) + r(p_j, y_j) > r(p_i, y_j) + r(p_j, y_i)``. Ties count
-    one half. All pairs are used unless ``max_pairs`` asks for a seeded random subset. Chance
-    is 0.5.
+    The mean of :func:`two_vs_two_matrix` over all pairs i < j (ties count one half), or over a
+    seeded random subset of ``max_pairs`` pairs. Chance is 0.5.
     """
-    y_true, y_pred = _pair(y_true, y_pred)
-    n = y_true.shape[0]
-    if n < 2:
-        raise ValueError("2 vs 2 accuracy needs at least two samples")
-    z_t = _zscore_rows(y_true)
-    z_p = _zscore_rows(y_pred)
-    corr = z_p @ z_t.T / y_true.shape[1]  # corr[i, j] = r(pred_i, true_j)
-    i, j = np.triu_indices(n, k=1)
+    outcome = two_vs_two_matrix(y_true, y_pred)
+    i, j = np.triu_indices(outcome.shape[0], k=1)
     if max_pairs is not None and i.size > max_pairs:
         keep = np.random.default_rng(seed).choice(i.size, size=max_pairs, replace=False)
         i, j = i[keep], j[keep]
-    matched = corr[i, i] + corr[j, j]
-    swapped = corr[i, j] + corr[j, i]
-    return float(np.mean((matched > swapped) + 0.5 * (matched == swapped)))
+    return float(np.mean(outcome[i, j]))
+
+
+def two_vs_two(
+    y_true, y_pred, *, n_bootstrap: int = 1000, level: float = 0.95, seed: int = 0
+) -> Estimate:
+    """2 vs 2 accuracy with ``n`` (test samples) and a bootstrap CI over samples.
+
+    Each resample draws the samples with replacement and averages the outcomes of its pairs of
+    distinct samples; the interval is the percentile interval of those means.
+    """
+    outcome = two_vs_two_matrix(y_true, y_pred)
+    n = outcome.shape[0]
+    i, j = np.triu_indices(n, k=1)
+    value = float(np.mean(outcome[i, j]))
+    # A resample with multiplicities c averages O over its pairs of distinct samples:
+    # (c'Oc - sum_k c_k^2 O_kk) / (n^2 - sum_k c_k^2), for every resample at once.
+    rng = np.random.default_rng(seed)
+    counts = np.zeros((n_bootstrap, n))
+    draws = rng.integers(0, n, size=(n_bootstrap, n))
+    np.add.at(counts, (np.arange(n_bootstrap)[:, None], draws), 1.0)
+    sq = (counts**2).sum(axis=1)
+    pairs = ((counts @ outcome) * counts).sum(axis=1) - sq * 0.5
+    with np.errstate(invalid="ignore", divide="ignore"):
+        boot = pairs / (n * n - sq)
+    boot = boot[np.isfinite(boot)]
+    tail = (1.0 - level) / 2.0
+    return Estimate(
+        value, float(np.quantile(boot, tail)), float(np.quantile(boot, 1 - tail)), n, level
+    )
 
 
 def _zscore_rows(a: np.ndarray) -> np.ndarray:

@@ -14,6 +14,7 @@ from neurodecode.models._loading import (
     load_clip,
     load_diffusers,
     load_model,
+    register_loader,
     weights_checksum,
 )
 from neurodecode.models._registry import (
@@ -43,6 +44,7 @@ from neurodecode.models._toy_clip_train import (
     train_toy_clip,
     zero_shot_prompts,
 )
+from neurodecode.models._trainers import ToyTrainer, get_trainer, list_trainers, register_trainer
 
 __all__ = [
     "TOY_CLIP_ARCH",
@@ -51,6 +53,7 @@ __all__ = [
     "LoadedModel",
     "ModelSpec",
     "ToyClipTrainConfig",
+    "ToyTrainer",
     "WeightsNotFoundError",
     "build_compact_vocab",
     "build_efficientnet_lite0",
@@ -58,15 +61,19 @@ __all__ = [
     "evaluate_toy_clip",
     "file_sha256",
     "get_model_spec",
+    "get_trainer",
     "images_to_tensor",
     "list_models",
+    "list_trainers",
     "load_clip",
     "load_diffusers",
     "load_efficientnet_lite0",
     "load_model",
     "load_toy_clip",
     "models_dir",
+    "register_loader",
     "register_model",
+    "register_trainer",
     "resolve_weights",
     "save_toy_clip",
     "toy_clip_model_cfg",

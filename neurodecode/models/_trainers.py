@@ -1,0 +1,90 @@
+"""The toy-model trainers: ``neurodecode models train KIND`` looks its kind up here.
+
+Each entry names the toy model it makes (its registry name), the frozen dataclass of its
+training settings, and the function that trains and saves it. The stage builds the command
+line of each kind from its settings class, so a new toy model is one :func:`register_trainer`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+__all__ = ["ToyTrainer", "get_trainer", "list_trainers", "register_trainer"]
+
+
+@dataclasses.dataclass(frozen=True)
+class ToyTrainer:
+    """How one kind of toy model is trained.
+
+    Parameters
+    ----------
+    kind : str
+        The ``models train`` sub-command (``clip``, ``diffusion``...).
+    model : str
+        Registry name of the shipped model this trainer makes.
+    config : type
+        Frozen dataclass of the training settings (numpydoc-documented; its fields become
+        flags of ``neurodecode models train KIND``).
+    train : callable
+        ``train(config, out, device, log) -> dict``: trains, saves the model (with its card)
+        into the folder ``out`` and returns the training report.
+    description : str
+        One line for ``--help``.
+    """
+
+    kind: str
+    model: str
+    config: type
+    train: Callable[[Any, Path, str, Callable[[str], None]], dict[str, Any]]
+    description: str
+
+
+_TRAINERS: dict[str, ToyTrainer] = {}
+
+
+def register_trainer(trainer: ToyTrainer, *, overwrite: bool = False) -> ToyTrainer:
+    """Add a toy-model kind."""
+    if trainer.kind in _TRAINERS and not overwrite:
+        raise ValueError(f"a trainer of kind {trainer.kind!r} is already registered")
+    _TRAINERS[trainer.kind] = trainer
+    return trainer
+
+
+def list_trainers() -> list[str]:
+    """Registered toy-model kinds."""
+    return sorted(_TRAINERS)
+
+
+def get_trainer(kind: str) -> ToyTrainer:
+    """The trainer of ``kind``."""
+    try:
+        return _TRAINERS[kind]
+    except KeyError:
+        raise ValueError(f"no toy model of kind {kind!r}; kinds: {list_trainers()}") from None
+
+
+def _train_clip(config: Any, out: Path, device: str, log: Callable[[str], None]) -> dict:
+    from neurodecode.models._toy_clip_train import train_toy_clip
+
+    _, _, report = train_toy_clip(config, out=out, log=log, device=device)
+    return report
+
+
+def _clip_config() -> type:
+    from neurodecode.models._toy_clip_train import ToyClipTrainConfig
+
+    return ToyClipTrainConfig
+
+
+register_trainer(
+    ToyTrainer(
+        kind="clip",
+        model="toy-clip",
+        config=_clip_config(),
+        train=_train_clip,
+        description="train the toy CLIP (open_clip) on the synthetic world",
+    )
+)
