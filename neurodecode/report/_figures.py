@@ -7,6 +7,7 @@ needs a display.
 
 from __future__ import annotations
 
+import gc
 import io
 import os
 from collections.abc import Mapping, Sequence
@@ -85,22 +86,28 @@ def score_map_png(
     cuts = _axial_cuts(bg if bg is not None else img, n_cuts)
     plt = _pyplot()
     fig = plt.figure(figsize=(11, 2.6))
-    display = plotting.plot_stat_map(
-        img,
-        bg_img=bg,
-        display_mode="z",
-        cut_coords=cuts,
-        threshold=threshold if threshold is not None else 1e-9,
-        vmax=vmax,
-        cmap="inferno",
-        symmetric_cbar=False,
-        colorbar=True,
-        black_bg=False,
-        draw_cross=False,
-        annotate=True,
-        title=title,
-        figure=fig,
-    )
+    # nilearn runs a full garbage collection on every image access; with the objects already
+    # alive kept out of it (gc.freeze) each one costs microseconds instead of ~0.15 s
+    gc.freeze()
+    try:
+        display = plotting.plot_stat_map(
+            img,
+            bg_img=bg,
+            display_mode="z",
+            cut_coords=cuts,
+            threshold=threshold if threshold is not None else 1e-9,
+            vmax=vmax,
+            cmap="inferno",
+            symmetric_cbar=False,
+            colorbar=True,
+            black_bg=False,
+            draw_cross=False,
+            annotate=True,
+            title=title,
+            figure=fig,
+        )
+    finally:
+        gc.unfreeze()
     png = _to_png(fig)
     display.close()
     return png

@@ -10,14 +10,16 @@ size=(H, W))``, e.g. :attr:`neurodecode.data.Subject.stimuli`) and embedded as P
 from __future__ import annotations
 
 import html
-import io
 import os
 from typing import Any
 
 from neurodecode._io import read_json
-from neurodecode.report._html import _img, _table
+from neurodecode.report._elements import img_tag as _img
+from neurodecode.report._elements import table_html as _table
+from neurodecode.report._elements import thumbnail_png as _thumbnail_png
+from neurodecode.report._sections import Section, SectionContext, SectionSpec, register_section
 
-__all__ = ["retrieval_report_data", "retrieval_section_html"]
+__all__ = ["retrieval_report_data", "retrieval_section", "retrieval_section_html"]
 
 _MODELS = {
     "contrastive": "contrastive encoder",
@@ -84,14 +86,6 @@ def _pct(value: float) -> str:
     return f"{100 * value:.1f}"
 
 
-def _thumbnail_png(image: Any) -> bytes:
-    from PIL import Image
-
-    buf = io.BytesIO()
-    Image.fromarray(image).save(buf, format="PNG", optimize=True)
-    return buf.getvalue()
-
-
 def _example_images(examples: list[dict[str, Any]], stimuli: Any) -> dict[int, str]:
     """Stimulus id -> ``<img>`` tag of every stimulus shown in the examples."""
     ids = sorted({e["query_stim_id"] for e in examples} | {
@@ -121,7 +115,7 @@ def _examples_html(examples: list[dict[str, Any]], stimuli: Any, n_candidates: A
         ""
         if stimuli is not None
         else "<p>Images not shown: no stimulus source was given (pass the prepared cache with "
-        "<code>--cache-dir</code>); the numbers are stimulus ids.</p>"
+        "<code>--cache</code>); the numbers are stimulus ids.</p>"
     )
     return (
         f'{note}<table class="thumbs"><thead><tr><th>query (seen image)</th>{head}</tr></thead>'
@@ -177,7 +171,6 @@ def retrieval_section_html(
     curves = _img(retrieval_curves_png(data, max_k=max_k), "top-k retrieval curves")
     roi = data["roi"] or "whole prepared brain"
     parts = [
-        "<h2>Contrastive retrieval (fMRI &rarr; CLIP)</h2>",
         f'<p class="meta">Voxels: {html.escape(str(roi))} ({_fmt_int(data["n_voxels"])}); '
         f"trained on {_fmt_int(data['n_train_trials'])} single trials, tested on "
         f"{_fmt_int(data['n_test_stimuli'])} test stimuli (repeats averaged). Top-1 is the "
@@ -213,3 +206,15 @@ def retrieval_section_html(
 
 def _fmt_int(value: Any) -> str:
     return "?" if value is None else f"{int(value):,}"
+
+
+def retrieval_section(context: SectionContext) -> Section | None:
+    """The section of every retrieval file the report was given."""
+    files = [p for p in context.of("contrastive") if p.name.endswith("_retrieval.json")]
+    if not files:
+        return None
+    body = "\n".join(retrieval_section_html(p, context.stimuli) for p in files)
+    return Section("retrieval", "Contrastive retrieval (fMRI \u2192 CLIP)", body, tuple(files))
+
+
+register_section(SectionSpec("retrieval", ("contrastive",), retrieval_section, order=30))
