@@ -2,165 +2,196 @@
 
 Inputs:
 
-* ``--cache-dir`` / ``--subject`` / ``--space``: the prepared cache written by ``neurodecode
+* ``--cache`` / ``--subject`` / ``--space``: the prepared cache written by ``neurodecode
   prepare`` (:func:`neurodecode.data.load_prepared`). ``--roi`` picks the voxel columns (an
   atlas or label name of the cache, e.g. ``nsdgeneral``); without it the whole prepared brain
   is used. Training betas are streamed batch by batch from the cache's memory map.
-* ``--features``: HDF5 with ``stim_ids`` (n_stimuli,) and ``features`` (n_stimuli, d): CLIP
-  image embeddings keyed by stimulus id. ``--text-features`` (same layout, e.g. the mean CLIP
-  text embedding of each image's captions) adds the text head.
+* ``--features``: a feature file (``stim_ids``, ``features``) of CLIP image embeddings keyed
+  by stimulus id. ``--text-features`` (same layout, e.g. the mean CLIP text embedding of each
+  image's captions) adds the text head.
 
 Training uses single trials of the ``train`` split; ``test`` trials are averaged over repeats
-per stimulus (NSD convention). Outputs in ``--out``: ``sub-<S>_desc-contrastive_model/``
-(config.json + model.safetensors) and ``sub-<S>_desc-contrastive_retrieval.json`` (retrieval
-of the encoder and of a ridge voxels->CLIP baseline on the same draws, top-k curves, example
-retrievals, optional text retrieval and per-ROI ablation) with its provenance sidecar
-``sub-<S>_desc-contrastive_retrieval.meta.json``. ``neurodecode report --contrastive`` renders
-that file (:mod:`neurodecode.report`); :func:`report_data` and :func:`retrieval_curve_png` give
-the same table, curves and figure here.
+per stimulus (NSD convention). Outputs in ``--out``:
+
+* ``sub-<S>_desc-contrastive_model/`` (config.json + model.safetensors);
+* ``sub-<S>_desc-contrastive_retrieval.json``: retrieval of the encoder and of a ridge
+  voxels->CLIP baseline on the same draws, top-k curves, example retrievals, optional text
+  retrieval and per-ROI ablation (sidecar ``..._retrieval.meta.json``);
+* ``sub-<S>_desc-contrastive_predictions.h5``: the encoder's predicted CLIP image embeddings
+  (head output, CLIP's coordinates) of the repeat-averaged test stimuli, in the feature-file
+  format keyed by stimulus id, for embedding-conditioned decoders.
+
+``neurodecode report`` renders the retrieval file (its section is in :mod:`neurodecode.report`).
 """
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ContrastiveStageConfig", "register", "report_data", "retrieval_curve_png", "run"]
+from neurodecode.stages._contract import StageConfig, StageOutputs, StageSpec, option
+
+__all__ = [
+    "STAGES",
+    "ContrastiveOutputs",
+    "ContrastiveStageConfig",
+    "report_data",
+    "retrieval_curve_png",
+    "run",
+]
+
+
+def _presets() -> list[str]:
+    from neurodecode.encoders._contrastive_net import list_presets
+
+    return list_presets()
 
 
 @dataclasses.dataclass(frozen=True)
-class ContrastiveStageConfig:
+class ContrastiveStageConfig(StageConfig):
     """Settings of ``neurodecode contrastive``.
 
     Parameters
     ----------
     subject : str
-        Subject label (``subj01``).
-    cache_dir : Path
-        The ``--out`` folder of ``neurodecode prepare``.
+        Subject label as the dataset spells it (subj01, CSI1).
+    cache : Path
+        The --out folder of neurodecode prepare.
     features : Path
-        CLIP image features keyed by stimulus id (layout in the module docstring).
+        CLIP image features keyed by stimulus id (a feature file).
     out : Path
         Output folder.
-    space : str
-        Grid of the prepared cache.
-    roi : str, optional
-        Voxel columns used (atlas or label name in the cache); None = the whole prepared brain.
-    text_features : Path, optional
-        CLIP text features of the captions, keyed by stimulus id.
+    space : str or None
+        Grid label of the prepared cache (default: the subject's only one).
+    roi : str or None
+        Voxel columns used (atlas or label name in the cache; default: the whole prepared brain).
+    text_features : Path or None
+        CLIP text features of the captions keyed by stimulus id (adds the text head).
     preset : str
-        Encoder preset (``neurodecode.encoders.list_contrastive_presets()``).
-    epochs : int, optional
-        Overrides the preset's epochs.
+        Encoder preset (neurodecode.encoders.list_contrastive_presets()).
+    epochs : int or None
+        Overrides the preset's number of epochs.
     device : str
-        ``cpu`` (default) or ``cuda``.
+        Torch device for training and inference (cpu, cuda).
     seed : int
         Seeds training and the retrieval draws.
-    n_way, n_draws : int
-        Retrieval protocol (``n_way`` is capped at the number of test stimuli).
+    n_way : int
+        Candidates per retrieval query (capped at the number of test stimuli).
+    n_draws : int
+        Random candidate draws averaged.
     ablation : bool
         Also report retrieval with each ROI of the cache (within the used columns) lesioned.
     n_examples : int
         Example queries (with their top-5 retrievals) kept for the report.
     """
 
-    subject: str
-    cache_dir: Path
-    features: Path
-    out: Path
-    space: str = "func1pt8mm"
+    subject: str = option(pattern=r"[A-Za-z0-9]+")
+    cache: Path = option()
+    features: Path = option()
+    out: Path = option()
+    space: str | None = option(None, pattern=r"[A-Za-z0-9]+")
     roi: str | None = None
     text_features: Path | None = None
-    preset: str = "synthetic-cpu"
-    epochs: int | None = None
+    preset: str = option("synthetic-cpu", choices=_presets)
+    epochs: int | None = option(None, minimum=1)
     device: str = "cpu"
-    seed: int = 0
-    n_way: int = 300
-    n_draws: int = 30
+    seed: int = option(0, minimum=0)
+    n_way: int = option(300, minimum=2)
+    n_draws: int = option(30, minimum=1)
     ablation: bool = False
-    n_examples: int = 8
+    n_examples: int = option(8, minimum=0)
 
 
-class _Rows:
-    """Row-indexable view ``betas[rows][:, cols]`` read lazily (one batch at a time)."""
+@dataclasses.dataclass(frozen=True)
+class ContrastiveOutputs(StageOutputs):
+    """The retrieval results, the saved encoder and its test predictions."""
 
-    def __init__(self, betas: Any, rows: Any, cols: Any) -> None:
-        self.betas, self.rows, self.cols = betas, rows, cols
-        self.shape = (len(rows), len(cols))
-
-    def __len__(self) -> int:
-        return self.shape[0]
-
-    def __getitem__(self, idx: Any) -> Any:
-        import numpy as np
-
-        rows = self.rows[idx]
-        order = np.argsort(rows, kind="stable")  # ascending reads from the memory map
-        block = np.empty((len(rows), len(self.cols)), dtype=np.float32)
-        block[order] = np.asarray(self.betas[rows[order]], dtype=np.float32)[:, self.cols]
-        return block
+    retrieval: Path
+    model: Path
+    predictions: Path
 
 
-def _read_subject(cfg: ContrastiveStageConfig) -> dict[str, Any]:
+def _outputs(cfg: ContrastiveStageConfig) -> ContrastiveOutputs:
+    stem = Path(cfg.out) / f"sub-{cfg.subject}_desc-contrastive"
+    return ContrastiveOutputs(
+        retrieval=Path(f"{stem}_retrieval.json"),
+        model=Path(f"{stem}_model"),
+        predictions=Path(f"{stem}_predictions.h5"),
+    )
+
+
+def _read_subject(cfg: ContrastiveStageConfig, prep: Any) -> dict[str, Any]:
     import numpy as np
 
-    from neurodecode.data._cache import load_prepared
-
-    subject = load_prepared(cfg.cache_dir, cfg.subject, cfg.space)
     if cfg.roi is None:
-        cols = np.arange(subject.n_voxels)
-    elif cfg.roi in subject.rois:
-        cols = np.flatnonzero(subject.rois[cfg.roi])
+        cols = np.arange(prep.n_voxels)
+    elif cfg.roi in prep.rois:
+        cols = np.flatnonzero(prep.rois[cfg.roi])
     else:
-        raise ValueError(f"no ROI {cfg.roi!r} in the cache; ROIs: {sorted(subject.rois)}")
-    train_rows = subject.split("train")
-    stim = subject.trials["stim_id"].to_numpy().astype(np.int64)
-    X_test, test_ids = subject.select(roi=cfg.roi, split="test", average_repeats=True)
-    rois = {name: mask[cols] for name, mask in subject.rois.items() if name != cfg.roi}
+        raise ValueError(f"no ROI {cfg.roi!r} in the cache; ROIs: {sorted(prep.rois)}")
+    train_rows = prep.split("train")
+    stim = prep.trials["stim_id"].to_numpy().astype(np.int64)
+    X_test, test_ids = prep.select(roi=cfg.roi, split="test", average_repeats=True)
+    rois = {name: mask[cols] for name, mask in prep.rois.items() if name != cfg.roi}
     return {
-        "X_train": _Rows(subject.betas, train_rows, cols),
+        "X_train": prep.rows(train_rows, cols),
         "train_ids": stim[train_rows],
         "X_test": X_test,
         "test_ids": np.asarray(test_ids, dtype=np.int64),
         "rois": {name: m for name, m in rois.items() if m.any() and not m.all()},
-        "split_hash": subject.split_hash,
-        "inputs": list(subject.paths.outputs),
     }
 
 
 def _lookup(path: Path, ids: Any) -> Any:
-    import h5py
-    import numpy as np
+    from neurodecode.features import read_features
 
-    with h5py.File(path, "r") as fh:
-        keys = np.asarray(fh["stim_ids"]).astype(np.int64)
-        feats = np.asarray(fh["features"], dtype=np.float32)
-    pos = {int(k): i for i, k in enumerate(keys)}
-    missing = [int(i) for i in np.unique(ids) if int(i) not in pos]
-    if missing:
-        raise ValueError(f"{path}: no features for stimulus ids {missing[:5]}...")
-    return feats[[pos[int(i)] for i in ids]]
+    return read_features(path, stim_ids=ids)[1]
 
 
-def run(cfg: ContrastiveStageConfig) -> Path:
-    """Train, evaluate and write the model, the retrieval JSON and its sidecar."""
+def run(cfg: ContrastiveStageConfig) -> ContrastiveOutputs:
+    """Train, evaluate and write the model, the retrieval JSON and the test predictions."""
+    from neurodecode._io import write_json_atomic
+    from neurodecode._outputs import StageRun
+    from neurodecode.data import load_prepared
+
+    prep = load_prepared(cfg.cache, cfg.subject, cfg.space)
+    outputs = _outputs(cfg)
+    inputs = [prep.paths.sidecar, cfg.features, *filter(None, [cfg.text_features])]
+    with StageRun(
+        "contrastive", cfg, outputs.files(), inputs, seed=cfg.seed, device=cfg.device,
+        split_hash=prep.split_hash,
+    ) as job:  # fmt: skip
+        if job.up_to_date:
+            return outputs
+        result, enc, emb_pred, test_ids = _train_and_evaluate(cfg, prep)
+        enc.save(job.path(outputs.model, directory=True))
+        write_json_atomic(job.path(outputs.retrieval), result)
+        from neurodecode.features import write_features
+
+        write_features(
+            job.path(outputs.predictions), test_ids, emb_pred, name="contrastive-predictions",
+            model=str(outputs.model.name), config={"subject": cfg.subject, "split": "test",
+                                                   "average_repeats": True},
+        )  # fmt: skip
+        job.record.extra["retrieval_top1"] = {
+            k: [result[k]["image_given_brain"], result[k]["brain_given_image"]]
+            for k in ("contrastive", "ridge_baseline")
+        }
+        job.record.extra["roi"] = cfg.roi or "whole-brain (all prepared voxels)"
+    return outputs
+
+
+def _train_and_evaluate(cfg: ContrastiveStageConfig, prep: Any) -> tuple[Any, ...]:
     import numpy as np
     from sklearn.linear_model import RidgeCV
 
-    from neurodecode._io import write_json_atomic
-    from neurodecode._provenance import RunRecord
     from neurodecode.encoders._contrastive import ContrastiveEncoder
     from neurodecode.encoders._contrastive_ablation import roi_ablation
     from neurodecode.encoders._contrastive_net import get_preset
     from neurodecode.metrics._retrieval import rank_candidates, retrieval_accuracy
 
-    record = RunRecord(
-        stage="contrastive", config=dataclasses.asdict(cfg), seed=cfg.seed, device=cfg.device
-    )
-    d = _read_subject(cfg)
-    record.split_hash = d["split_hash"]
+    d = _read_subject(cfg, prep)
     Y_train, Y_test = _lookup(cfg.features, d["train_ids"]), _lookup(cfg.features, d["test_ids"])
     T_train = T_test = None
     if cfg.text_features is not None:
@@ -177,9 +208,9 @@ def run(cfg: ContrastiveStageConfig) -> Path:
     result: dict[str, Any] = {
         "subject": cfg.subject,
         "roi": cfg.roi,
-        "space": cfg.space,
+        "space": prep.space,
         "n_voxels": int(d["X_test"].shape[1]),
-        "split_hash": d["split_hash"],
+        "split_hash": prep.split_hash,
         "n_train_trials": len(d["X_train"]),
         "n_test_stimuli": len(d["X_test"]),
         "contrastive": retrieval_accuracy(emb, Y_test, **protocol).as_dict(),
@@ -187,8 +218,8 @@ def run(cfg: ContrastiveStageConfig) -> Path:
     X_train_ram = d["X_train"][np.arange(len(d["X_train"]))]  # ridge needs it in memory
     ridge = RidgeCV(alphas=np.logspace(-2, 6, 17)).fit(X_train_ram, Y_train)
     del X_train_ram
-    result["ridge_baseline"] = retrieval_accuracy(ridge.predict(d["X_test"]), Y_test, **protocol)
-    result["ridge_baseline"] = {**result["ridge_baseline"].as_dict(), "alpha": float(ridge.alpha_)}
+    baseline = retrieval_accuracy(ridge.predict(d["X_test"]), Y_test, **protocol)
+    result["ridge_baseline"] = {**baseline.as_dict(), "alpha": float(ridge.alpha_)}
     if T_test is not None:
         result["text"] = retrieval_accuracy(enc.embed_text(d["X_test"]), T_test, **protocol)
         result["text"] = result["text"].as_dict()
@@ -203,18 +234,7 @@ def run(cfg: ContrastiveStageConfig) -> Path:
         if not d["rois"]:
             raise ValueError("--ablation needs ROIs in the cache that split the used voxels")
         result["ablation"] = roi_ablation(enc, d["X_test"], Y_test, d["rois"], **protocol)
-
-    out = Path(cfg.out)
-    enc.save(out / f"sub-{cfg.subject}_desc-contrastive_model")
-    target = out / f"sub-{cfg.subject}_desc-contrastive_retrieval.json"
-    write_json_atomic(target, result)
-    record.extra["retrieval_top1"] = {
-        k: [result[k]["image_given_brain"], result[k]["brain_given_image"]]
-        for k in ("contrastive", "ridge_baseline")
-    }
-    record.extra["roi"] = cfg.roi or "whole-brain (all prepared voxels)"
-    record.write(target, inputs=[*d["inputs"], cfg.features, *filter(None, [cfg.text_features])])
-    return target
+    return result, enc, enc.predict(d["X_test"]), d["test_ids"]
 
 
 def report_data(path: str | Path) -> dict[str, Any]:
@@ -235,28 +255,12 @@ def retrieval_curve_png(data: dict[str, Any], max_k: int = 50) -> bytes:
     return retrieval_curves_png(data, max_k=max_k)
 
 
-def register(subparsers: Any) -> None:
-    """Add the ``contrastive`` sub-command."""
-    p = subparsers.add_parser("contrastive", help="contrastive encoder + retrieval, one subject")
-    p.add_argument("--subject", required=True)
-    p.add_argument("--cache-dir", type=Path, required=True, help="--out of neurodecode prepare")
-    p.add_argument("--space", default="func1pt8mm")
-    p.add_argument("--roi", help="voxel columns (atlas/label name); default: whole brain")
-    p.add_argument("--features", type=Path, required=True)
-    p.add_argument("--text-features", type=Path)
-    p.add_argument("--out", type=Path, required=True)
-    p.add_argument("--preset", default="synthetic-cpu")
-    p.add_argument("--epochs", type=int)
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--n-way", type=int, default=300)
-    p.add_argument("--n-draws", type=int, default=30)
-    p.add_argument("--ablation", action="store_true")
-    p.set_defaults(func=_main)
-
-
-def _main(args: argparse.Namespace) -> int:
-    fields = {f.name for f in dataclasses.fields(ContrastiveStageConfig)}
-    cfg = ContrastiveStageConfig(**{k: v for k, v in vars(args).items() if k in fields})
-    print(run(cfg))
-    return 0
+STAGES = (
+    StageSpec(
+        "contrastive",
+        "contrastive encoder + retrieval, one subject",
+        ContrastiveStageConfig,
+        run,
+        report=lambda out: str(out.retrieval),
+    ),
+)

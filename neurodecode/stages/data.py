@@ -2,39 +2,97 @@
 
 from __future__ import annotations
 
-import argparse
+import dataclasses
 from pathlib import Path
+from typing import Any
 
-__all__ = ["register", "run_verify"]
+from neurodecode.data._datasets import dataset_names
+from neurodecode.stages._contract import (
+    EXIT_BAD_INPUT,
+    StageConfig,
+    StageOutputs,
+    StageSpec,
+    option,
+)
 
-
-def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("data", help="release utilities")
-    sub = p.add_subparsers(dest="data_command", metavar="<command>")
-    v = sub.add_parser("verify", help="list missing, truncated or unreadable files")
-    v.add_argument("--dataset", choices=["nsd", "bold5000"], required=True)
-    v.add_argument("--root", type=Path, required=True)
-    v.add_argument("--subject", nargs="+", default=None)
-    v.add_argument("--sessions", type=int, nargs="+", default=None)
-    v.add_argument("--format", dest="fmt", choices=["hdf5", "nii.gz"], default=None)
-    v.add_argument("--out", type=Path, default=None, help="also write a JSON report here")
-    v.set_defaults(func=run_verify)
+__all__ = ["STAGES", "VerifyConfig", "VerifyOutputs", "run"]
 
 
-def run_verify(args: argparse.Namespace) -> int:
-    from neurodecode._io import write_json_atomic
-    from neurodecode.data._verify import verify_release
+@dataclasses.dataclass(frozen=True)
+class VerifyConfig(StageConfig):
+    """Settings of ``neurodecode data verify``.
 
-    if args.dataset == "bold5000":
-        from neurodecode.data._verify_bold5000 import verify_bold5000
+    Parameters
+    ----------
+    dataset : str
+        Registered dataset the release is (nsd, bold5000).
+    root : Path
+        Release root.
+    subject : tuple of str or None
+        Subjects to check (default: every subject found under the root).
+    sessions : tuple of int or None
+        1-based sessions to check (default: every session present, all of the real release).
+    fmt : str or None
+        Check only session files of this format (hdf5, nii.gz; default: every format present).
+    out : Path or None
+        Also write the problems as a JSON report here.
+    """
 
-        problems = verify_bold5000(args.root, args.subject, args.sessions)
-    else:
-        problems = verify_release(args.root, args.subject, args.sessions, args.fmt)
-    for p in problems:
-        print(p)
-    if args.out:
-        write_json_atomic(args.out, {"root": str(args.root), "ok": not problems,
-                                     "problems": [vars(p) for p in problems]})  # fmt: skip
-    print(f"{len(problems)} problem(s)")
-    return 1 if problems else 0
+    dataset: str = option(choices=dataset_names)
+    root: Path = option()
+    subject: tuple[str, ...] | None = None
+    sessions: tuple[int, ...] | None = option(None, minimum=1)
+    fmt: str | None = option(None, choices=("hdf5", "nii.gz"))
+    out: Path | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class VerifyOutputs(StageOutputs):
+    """The problems found (empty: every checked file is sound) and the report written."""
+
+    problems: tuple[Any, ...]
+    report: Path | None = None
+
+
+def run(config: VerifyConfig) -> VerifyOutputs:
+    """Check the release; write the JSON report when ``out`` is set."""
+    from neurodecode._io import read_json, write_json_atomic
+    from neurodecode._outputs import StageRun
+    from neurodecode.data import get_dataset
+
+    spec = get_dataset(config.dataset)
+
+    def check() -> list[Any]:
+        subjects = list(config.subject) if config.subject else None
+        sessions = list(config.sessions) if config.sessions else None
+        return spec.verify(config.root, subjects, sessions, config.fmt)
+
+    if config.out is None:
+        return VerifyOutputs(problems=tuple(check()))
+    with StageRun("verify", config, [config.out], [config.root]) as job:
+        if job.up_to_date:
+            record = read_json(config.out)
+            return VerifyOutputs(problems=tuple(record.get("problems", ())), report=config.out)
+        problems = check()
+        report = {"root": str(config.root), "ok": not problems,
+                  "problems": [vars(p) for p in problems]}  # fmt: skip
+        write_json_atomic(job.path(config.out), report)
+    return VerifyOutputs(problems=tuple(problems), report=config.out)
+
+
+def _report(out: VerifyOutputs) -> str:
+    lines = [str(p) if not isinstance(p, dict) else f"{p['path']}: {p['problem']}"
+             for p in out.problems]  # fmt: skip
+    return "\n".join([*lines, f"{len(out.problems)} problem(s)"])
+
+
+STAGES = (
+    StageSpec(
+        "data verify",
+        "list missing, truncated or unreadable files of a release",
+        VerifyConfig,
+        run,
+        exit_status=lambda out: EXIT_BAD_INPUT if out.problems else 0,
+        report=_report,
+    ),
+)

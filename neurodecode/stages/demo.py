@@ -8,34 +8,46 @@ resumes an interrupted demo.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
-import sys
 from pathlib import Path
-from typing import Any
 
-__all__ = ["DemoConfig", "register", "run"]
+from neurodecode.stages._contract import StageConfig, StageOutputs, StageSpec, option
+from neurodecode.stages.synth import PRESETS
+
+__all__ = ["STAGES", "DemoConfig", "DemoOutputs", "run"]
 
 
 @dataclasses.dataclass(frozen=True)
-class DemoConfig:
+class DemoConfig(StageConfig):
     """Settings of ``neurodecode demo``.
 
     Parameters
     ----------
     out : Path
-        Derivatives folder (the synthetic release goes to ``<out>/sourcedata``).
+        Output folder (the synthetic release goes to OUT/sourcedata).
     preset : str
-        Size preset of the synthetic world (``neurodecode synth``'s presets).
-    cores, profile, dry_run
-        As for ``neurodecode run``.
+        Size of the synthetic world (neurodecode synth's presets).
+    cores : int or None
+        Local cores (default: all).
+    profile : str
+        default, slurm or a path to a profile folder.
+    dry_run : bool
+        List the jobs without running them.
     """
 
     out: Path = Path("demo_out")
-    preset: str = "demo"
-    cores: int | None = None
+    preset: str = option("demo", choices=PRESETS)
+    cores: int | None = option(None, minimum=1)
     profile: str = "default"
     dry_run: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class DemoOutputs(StageOutputs):
+    """The workflow's exit status and the subject reports."""
+
+    status: int
+    reports: tuple[Path, ...]
 
 
 def write_demo_config(config: DemoConfig) -> Path:
@@ -53,11 +65,11 @@ def write_demo_config(config: DemoConfig) -> Path:
     return path
 
 
-def run(config: DemoConfig) -> int:
-    """Run the demo; return the workflow's exit status."""
+def run(config: DemoConfig) -> DemoOutputs:
+    """Run the demo; return the workflow's exit status and the reports."""
     from neurodecode.stages import run as run_stage
 
-    status = run_stage.run(
+    result = run_stage.run(
         run_stage.RunConfig(
             config=write_demo_config(config),
             out=config.out,
@@ -66,34 +78,20 @@ def run(config: DemoConfig) -> int:
             dry_run=config.dry_run,
         )
     )
-    if status == 0 and not config.dry_run:
-        for report in sorted(config.out.resolve().glob("sub-*.html")):
-            print(f"report: {report}")
-    return status
+    reports: tuple[Path, ...] = ()
+    if result.status == 0 and not config.dry_run:
+        reports = tuple(sorted(config.out.resolve().glob("sub-*.html")))
+    return DemoOutputs(status=result.status, reports=reports)
 
 
-def register(subparsers: Any) -> None:
-    """Add ``neurodecode demo``."""
-    from neurodecode.stages.run import add_run_arguments
-
-    p = subparsers.add_parser("demo", help="synthesise the default world and run the workflow")
-    p.add_argument("--out", type=Path, default=DemoConfig.out, help="output folder")
-    p.add_argument("--preset", default=DemoConfig.preset, help="synthetic world size preset")
-    add_run_arguments(p)
-    p.set_defaults(func=_main)
-
-
-def _main(args: argparse.Namespace) -> int:
-    try:
-        return run(
-            DemoConfig(
-                out=args.out,
-                preset=args.preset,
-                cores=args.cores,
-                profile=args.profile,
-                dry_run=args.dry_run,
-            )
-        )
-    except (ValueError, RuntimeError) as exc:
-        print(f"neurodecode demo: {exc}", file=sys.stderr)
-        return 2
+STAGES = (
+    StageSpec(
+        "demo",
+        "synthesise the default world and run the workflow",
+        DemoConfig,
+        run,
+        exit_status=lambda out: out.status,
+        report=lambda out: "\n".join(f"report: {p}" for p in out.reports),
+        contract=False,
+    ),
+)

@@ -2,98 +2,119 @@
 
 Reads the stimulus ids of the prepared cache (``neurodecode prepare --out CACHE``), fetches
 their images (or captions, for text extractors) from the release recorded in the cache, and
-writes ``CACHE/features/<name>.h5`` (or ``--out``) in the feature-file format of
-:func:`neurodecode.features.write_features`, with a JSON sidecar (model name, weights
-checksum, throughput). An interrupted run resumes from its ``*.partial.h5`` file; a complete
-output is not recomputed.
+writes ``CACHE/sub-S/features/sub-S_desc-<name>_features.h5`` (or ``--out``) in the
+feature-file format of :func:`neurodecode.features.write_features`, with a JSON sidecar (model
+name, weights checksum, throughput). An interrupted run resumes from its partial file; a
+current output (same settings, same cache, same weights) is not recomputed.
 
-BOLD5000's images come from three sources at different sizes (stimulus ids index the subject's
-sorted image-name table; the files are read from ``Presented_Stimuli``). They are made one size
-the way CLIP preprocesses: each image is centre-cropped to a square and resized to the
-extractor's input side. A text feature space needs captions for every stimulus; BOLD5000 has
-them for its COCO images only, so the stage refuses such a space there instead of writing
-rows of NaN.
+Where a release's images differ in size (BOLD5000's three sources; the registry says so) they
+are made one size the way CLIP preprocesses: each image is centre-cropped to a square and
+resized to the extractor's input side. A text feature space needs captions; BOLD5000 has them
+for its COCO images only, so by default the stage refuses such a space there instead of writing
+rows of NaN; ``--missing-captions skip`` writes the captioned stimuli only (encoding then uses
+the stimuli present in every feature space).
 """
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from neurodecode.stages._contract import StageConfig, StageOutputs, StageSpec, option
+
 __all__ = [
+    "STAGES",
     "FeaturesConfig",
-    "prepared_space",
-    "register",
+    "FeaturesOutputs",
+    "feature_path",
     "run",
     "square_images",
-    "stimulus_source",
 ]
 
-#: Grid label of a prepared cache when none is given and none can be found.
-DEFAULT_SPACE = "func1pt8mm"
 #: Side given to models that state no input size (ImageNet networks: their training size).
 FALLBACK_SIDE = 224
 
 
-@dataclasses.dataclass(frozen=True)
-class FeaturesConfig:
-    """Settings of the features stage (CLI flags map one to one)."""
+def desc_label(text: str) -> str:
+    """A BIDS ``desc`` label: letters and digits only."""
+    return re.sub(r"[^A-Za-z0-9]", "", text)
 
-    subject: str
-    cache: Path
-    model: str
+
+def feature_path(cache: Path, subject: str, name: str) -> Path:
+    """Default place of a subject's feature file.
+
+    ``CACHE/sub-S/features/sub-S_desc-N_features.h5``: one folder per subject, so a default path
+    never mixes subjects.
+    """
+    return (
+        Path(cache)
+        / f"sub-{subject}"
+        / "features"
+        / (f"sub-{subject}_desc-{desc_label(name)}_features.h5")
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class FeaturesConfig(StageConfig):
+    """Settings of ``neurodecode features``.
+
+    Parameters
+    ----------
+    subject : str
+        Subject label as the dataset spells it (subj01, CSI1).
+    cache : Path
+        The --out folder of neurodecode prepare.
+    model : str
+        Extractor name (see neurodecode models list).
+    out : Path or None
+        Output feature file (default: CACHE/sub-S/features/sub-S_desc-NAME_features.h5).
+    space : str or None
+        Grid label of the prepared cache (default: the subject's only one).
+    device : str
+        Torch device of the extractor (cpu, cuda).
+    batch_size : int
+        Stimuli embedded per forward pass.
+    bf16 : bool
+        Run the forward pass under bfloat16 autocast.
+    models_root : Path or None
+        Extra folder searched for weights.
+    missing_captions : str
+        Text spaces: 'error' when a stimulus has no caption, or 'skip' such stimuli.
+    progress : bool
+        Show a progress bar.
+    """
+
+    subject: str = option(pattern=r"[A-Za-z0-9]+")
+    cache: Path = option()
+    model: str = option()
     out: Path | None = None
-    space: str | None = None
+    space: str | None = option(None, pattern=r"[A-Za-z0-9]+")
     device: str = "cpu"
-    batch_size: int = 256
+    batch_size: int = option(256, minimum=1)
     bf16: bool = False
     models_root: Path | None = None
+    missing_captions: str = option("error", choices=("error", "skip"))
     progress: bool = True
 
     def output(self) -> Path:
-        """``--out``, or ``CACHE/features/<extractor name>.h5``."""
+        """``--out``, or the subject's default feature path for the extractor's name."""
         from neurodecode.features import get_extractor
 
         if self.out is not None:
             return self.out
-        return self.cache / "features" / f"{get_extractor(self.model).name}.h5"
+        return feature_path(self.cache, self.subject, get_extractor(self.model).name)
 
 
-def prepared_space(cache: Path, subject: str) -> str:
-    """The grid label of the subject's prepared cache under ``cache`` (``func1pt8mm``, ``T1w``).
+@dataclasses.dataclass(frozen=True)
+class FeaturesOutputs(StageOutputs):
+    """The feature file."""
 
-    Raises ``ValueError`` when the folder holds caches of several grids; with none it returns
-    ``func1pt8mm`` (opening it then names the missing cache).
-    """
-    from neurodecode.data._cache import CachePaths
-
-    folder = CachePaths.of(cache, subject, "*").folder
-    prefix, suffix = f"sub-{subject}_space-", "_desc-prepared_bold.json"
-    spaces = sorted(p.name[len(prefix) : -len(suffix)] for p in folder.glob(prefix + "*" + suffix))
-    if len(spaces) > 1:
-        raise ValueError(f"{folder}: prepared caches of grids {spaces}; pass --space")
-    return spaces[0] if spaces else DEFAULT_SPACE
-
-
-def stimulus_source(cache: Path, subject: str, space: str | None = None) -> tuple[Any, Any]:
-    """The prepared subject and its stimuli (``.images(ids)``, ``.captions(ids)``).
-
-    ``space`` is the cache's grid label (default: the subject's only prepared cache).
-    """
-    from neurodecode.data import load_prepared, load_subject
-
-    prep = load_prepared(cache, subject, space or prepared_space(cache, subject))
-    stimuli = getattr(prep, "stimuli", None)
-    if stimuli is None:
-        cfg = prep.config
-        release = load_subject(cfg.get("dataset", "nsd"), subject, root=cfg["root"])
-        stimuli = release.stimuli
-    return prep, stimuli
+    features: Path
 
 
 def square_images(images: Sequence[np.ndarray], side: int | None) -> np.ndarray:
@@ -128,90 +149,69 @@ def _input_side(extractor: Any) -> int | None:
     return extractor.loaded.image_size or FALLBACK_SIDE
 
 
-def _check_captions(stimuli: Any, ids: np.ndarray, name: str) -> None:
+def _captioned(stimuli: Any, ids: np.ndarray, name: str, skip: bool) -> np.ndarray:
     captions = stimuli.captions(ids.tolist())
-    missing = [i for i, caps in zip(ids.tolist(), captions, strict=True) if not caps]
-    if missing:
+    has = np.array([bool(caps) for caps in captions], dtype=bool)
+    if has.all():
+        return ids
+    missing = ids[~has]
+    if not skip:
         raise ValueError(
-            f"{name}: {len(missing)} of {ids.size} stimuli have no captions (e.g. stimulus ids "
-            f"{missing[:5]}); a text feature space needs every stimulus captioned (BOLD5000 "
-            "captions only its COCO images): use an image feature space"
+            f"{name}: {missing.size} of {ids.size} stimuli have no captions (e.g. stimulus ids "
+            f"{missing[:5].tolist()}); a text feature space needs every stimulus captioned "
+            "(BOLD5000 captions only its COCO images): use an image feature space, or "
+            "--missing-captions skip"
         )
+    if not has.any():
+        raise ValueError(f"{name}: none of the {ids.size} stimuli has a caption")
+    return ids[has]
 
 
-def run(config: FeaturesConfig) -> Path:
-    """Extract the features of every stimulus the subject saw; return the output path."""
-    from neurodecode._provenance import RunRecord, sidecar_path
+def run(config: FeaturesConfig) -> FeaturesOutputs:
+    """Extract the features of every stimulus the subject saw (or find them current)."""
+    from neurodecode._outputs import StageRun
+    from neurodecode.data import get_dataset, load_prepared
     from neurodecode.features import extract_features, get_extractor
 
     target = config.output()
-    if target.exists() and sidecar_path(target).exists():
-        return target
-    prep, stimuli = stimulus_source(config.cache, config.subject, config.space)
-    ids = np.unique(prep.trials["stim_id"].to_numpy().astype(np.int64))
+    prep = load_prepared(config.cache, config.subject, config.space)
     root = str(config.models_root) if config.models_root else None
     extractor = get_extractor(config.model, device=config.device, bf16=config.bf16, root=root)
-    record = RunRecord(stage="features", config=dataclasses.asdict(config), device=config.device)
-    if extractor.modality == "text":
-        _check_captions(stimuli, ids, config.model)
+    weights = extractor.weights_path()
+    inputs = [prep.paths.sidecar, *([weights] if weights is not None else [])]
+    with StageRun(
+        "features", config, [target], inputs, device=config.device, split_hash=prep.split_hash
+    ) as job:
+        if job.up_to_date:
+            return FeaturesOutputs(target)
+        stimuli = prep.stimuli
+        ids = np.unique(prep.trials["stim_id"].to_numpy().astype(np.int64))
+        if extractor.modality == "text":
+            ids = _captioned(stimuli, ids, config.model, config.missing_captions == "skip")
 
-        def load(batch: Any) -> Any:
-            return stimuli.captions(batch.tolist())
-    elif prep.config.get("dataset") == "bold5000":
-        side = _input_side(extractor)
+            def load(batch: Any) -> Any:
+                return stimuli.captions(batch.tolist())
+        elif not get_dataset(prep.dataset).uniform_image_size:
+            side = _input_side(extractor)
 
-        def load(batch: Any) -> Any:
-            return square_images([stimuli.images([i])[0] for i in batch.tolist()], side)
-    else:
+            def load(batch: Any) -> Any:
+                return square_images([stimuli.images([i])[0] for i in batch.tolist()], side)
+        else:
 
-        def load(batch: Any) -> Any:
-            return stimuli.images(batch.tolist())
+            def load(batch: Any) -> Any:
+                return stimuli.images(batch.tolist())
 
-    stats = extract_features(
-        extractor,
-        ids,
-        load,
-        target,
-        batch_size=config.batch_size,
-        progress=config.progress,
-        config={"subject": config.subject},
-    )
-    record.extra.update(
-        {"model": extractor.model, "feature_name": extractor.name, "extraction": stats}
-    )
-    record.write(target, inputs=[prep.paths.sidecar])
-    return target
-
-
-def register(subparsers: Any) -> None:
-    p = subparsers.add_parser("features", help="embed a subject's stimuli (HDF5 by stimulus id)")
-    p.add_argument("--subject", required=True)
-    p.add_argument("--cache", type=Path, required=True, help="--out of neurodecode prepare")
-    p.add_argument("--model", required=True, help="extractor name (see `neurodecode models list`)")
-    p.add_argument("--out", type=Path, help="default: CACHE/features/<name>.h5")
-    p.add_argument(
-        "--space", help="grid label of the prepared cache (default: the subject's only one)"
-    )
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--batch-size", type=int, default=256)
-    p.add_argument("--bf16", action="store_true", help="bfloat16 autocast for the forward pass")
-    p.add_argument("--models-root", type=Path, help="extra folder searched for weights")
-    p.add_argument("--no-progress", action="store_true")
-    p.set_defaults(func=_main)
+        partial = target.with_name(f".{target.name.removesuffix('.h5')}.partial.h5")
+        stats = extract_features(
+            extractor, ids, load, job.path(target), batch_size=config.batch_size,
+            progress=config.progress, config={"subject": config.subject}, partial=partial,
+        )  # fmt: skip
+        job.record.extra.update(
+            {"model": extractor.model, "feature_name": extractor.name, "extraction": stats}
+        )
+    return FeaturesOutputs(target)
 
 
-def _main(args: argparse.Namespace) -> int:
-    config = FeaturesConfig(
-        subject=args.subject,
-        cache=args.cache,
-        model=args.model,
-        out=args.out,
-        space=args.space,
-        device=args.device,
-        batch_size=args.batch_size,
-        bf16=args.bf16,
-        models_root=args.models_root,
-        progress=not args.no_progress,
-    )
-    print(f"features: wrote {run(config)}")
-    return 0
+STAGES = (
+    StageSpec("features", "embed a subject's stimuli (HDF5 by stimulus id)", FeaturesConfig, run),
+)

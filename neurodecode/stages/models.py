@@ -1,25 +1,49 @@
 """``neurodecode models``: list the registry; train the toy models on the synthetic world.
 
-* ``neurodecode models list``: registered names, library, weights source, and whether the
-  weights are on this machine.
-* ``neurodecode models train clip --out DIR [--world tiny|demo] [--world-seed N] [--seed N]
-  [--steps N] [--lr X] [--warmup N] [--object-fraction F] [--init-from DIR]``: train the toy
-  CLIP through open_clip (see :class:`neurodecode.models.ToyClipTrainConfig`), or continue a
-  saved one, and write it in open_clip's ``local-dir:`` layout with a model card.
+* ``neurodecode models list``: registered names, library, kind and where the weights are on
+  this machine (or ``missing``).
+* ``neurodecode models train KIND --out DIR [--world tiny|demo] [--device D] [settings]``: one
+  sub-command per registered toy-model kind (:func:`neurodecode.models.list_trainers`); its
+  flags are the fields of that kind's training settings (e.g.
+  :class:`neurodecode.models.ToyClipTrainConfig`), each defaulting to the trainer's default.
+  The world preset sets the stimulus generator's seed and image size where the settings have
+  those fields.
 """
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
+import typing
 from pathlib import Path
 from typing import Any
 
-__all__ = ["register", "run_list", "run_train_clip"]
+from neurodecode.stages._contract import StageConfig, StageOutputs, StageSpec, field_help, option
+
+__all__ = ["STAGES", "ModelsListConfig", "TrainOutputs", "run_list", "train_config_class"]
 
 
-def run_list() -> list[dict[str, str]]:
-    """One row per registered model: name, library, kind, source, status."""
+@dataclasses.dataclass(frozen=True)
+class ModelsListConfig(StageConfig):
+    """Settings of ``neurodecode models list``.
+
+    Parameters
+    ----------
+    kind : str or None
+        List only models of this kind (clip, image, text, vae, diffusion, captioner...).
+    """
+
+    kind: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelsListOutputs(StageOutputs):
+    """One row per registered model."""
+
+    rows: tuple[dict[str, str], ...]
+
+
+def run_list(config: ModelsListConfig | None = None) -> ModelsListOutputs:
+    """One row per registered model: name, library, kind, source, weights (path or missing)."""
     from neurodecode.models import (
         WeightsNotFoundError,
         get_model_spec,
@@ -28,7 +52,7 @@ def run_list() -> list[dict[str, str]]:
     )
 
     rows = []
-    for name in list_models():
+    for name in list_models(config.kind if config else None):
         spec = get_model_spec(name)
         try:
             status = str(resolve_weights(name))
@@ -36,76 +60,132 @@ def run_list() -> list[dict[str, str]]:
             status = "missing"
         rows.append({"name": name, "library": spec.library, "kind": spec.kind,
                      "source": spec.source, "weights": status})  # fmt: skip
-    return rows
+    return ModelsListOutputs(tuple(rows))
 
 
-def run_train_clip(config: Any, out: Path, device: str = "cpu") -> dict[str, Any]:
-    """Train the toy CLIP with ``config`` into ``out``; return the training report."""
-    from neurodecode.models import train_toy_clip
-
-    _, _, report = train_toy_clip(
-        config, out=out, log=lambda s: print(s, flush=True), device=device
+def _list_report(out: ModelsListOutputs) -> str:
+    return "\n".join(
+        f"{r['name']:44s} {r['library']:22s} {r['kind']:16s} {r['weights']}" for r in out.rows
     )
-    return report
 
 
-def register(subparsers: Any) -> None:
-    p = subparsers.add_parser("models", help="model registry and toy-model training")
-    sub = p.add_subparsers(dest="models_command", metavar="<command>")
-    ls = sub.add_parser("list", help="registered models and whether their weights are here")
-    ls.set_defaults(func=_main_list)
-    train = sub.add_parser("train", help="train a toy model on the synthetic world")
-    train.add_argument("model", choices=["clip"])
-    train.add_argument("--out", type=Path, required=True)
-    train.add_argument(
-        "--world",
-        choices=["tiny", "demo"],
-        default="tiny",
-        help="world preset whose stimulus generator (seed, image size) is used",
+@dataclasses.dataclass(frozen=True)
+class TrainOutputs(StageOutputs):
+    """The saved toy model and its training report."""
+
+    model: Path
+    report: dict[str, Any]
+
+
+_BASE_DOC = """Settings of ``neurodecode models train {kind}``.
+
+    Parameters
+    ----------
+    out : Path
+        Folder the model (weights, config, model card) is written to.
+    world : str
+        World preset whose stimulus generator (seed, image size) is used: tiny or demo.
+    device : str
+        Torch device to train on (cpu, cuda).
+{fields}
+    """
+
+
+def train_config_class(trainer: Any) -> type:
+    """The StageConfig of ``models train KIND``: out, world, device and every training setting
+    of the trainer's config class (each optional: None keeps the trainer's default)."""
+    settings = trainer.config
+    hints = typing.get_type_hints(settings)
+    docs = field_help(settings)
+    own = {"out", "world", "device"}
+    fields: list[tuple[str, Any, Any]] = [
+        ("out", Path, option()),
+        ("world", str, option("tiny", choices=("tiny", "demo"))),
+        ("device", str, option("cpu")),
+    ]
+    lines = []
+    for f in dataclasses.fields(settings):
+        if f.name in own:
+            continue
+        inner = hints[f.name]
+        optional = inner if type(None) in typing.get_args(inner) else inner | None
+        fields.append((f.name, optional, option(None)))
+        lines.append(f"    {f.name} : {getattr(inner, '__name__', inner)} or None")
+        lines.append(f"        {docs.get(f.name) or f.name.replace('_', ' ')}")
+    cls = dataclasses.make_dataclass(
+        f"Train{trainer.kind.title().replace('-', '')}Config",
+        fields,
+        bases=(StageConfig,),
+        frozen=True,
+        namespace={"__module__": __name__},
     )
-    train.add_argument("--world-seed", type=int, help="override the preset's seed")
-    train.add_argument("--seed", type=int, default=0, help="training seed")
-    train.add_argument("--steps", type=int)
-    train.add_argument("--batch-size", type=int)
-    train.add_argument("--n-eval", type=int, help="held-out ids evaluated (default 1000)")
-    train.add_argument("--lr", type=float, help="peak learning rate (default 1e-3)")
-    train.add_argument("--warmup", type=int, help="warm-up steps (default 50)")
-    train.add_argument(
-        "--object-fraction",
-        type=float,
-        help="share of each batch drawn from object images (default: uniform draws)",
-    )
-    train.add_argument(
-        "--init-from", type=Path, help="continue training a toy CLIP saved in this folder"
-    )
-    train.add_argument("--device", default="cpu")
-    train.add_argument("--threads", type=int)
-    train.set_defaults(func=_main_train)
-    p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
+    cls.__doc__ = _BASE_DOC.format(kind=trainer.kind, fields="\n".join(lines))
+    cls.trainer = trainer  # type: ignore[attr-defined]
+    return cls
 
 
-def _main_list(args: argparse.Namespace) -> int:
-    for row in run_list():
-        print(f"{row['name']:40s} {row['library']:22s} {row['kind']:10s} {row['weights']}")
-    return 0
-
-
-def _main_train(args: argparse.Namespace) -> int:
-    from neurodecode.models import ToyClipTrainConfig
+def _settings(config: Any) -> Any:
+    """The trainer's settings: its defaults, the world preset's seed and size, then the flags."""
     from neurodecode.synth import WorldConfig
 
-    world = WorldConfig.demo() if args.world == "demo" else WorldConfig.tiny()
-    overrides: dict[str, Any] = {
-        "seed": args.seed,
-        "world_seed": world.seed if args.world_seed is None else args.world_seed,
-        "image_size": world.image_size,
-    }
-    for key in ("steps", "batch_size", "threads", "n_eval", "lr", "warmup", "object_fraction"):
-        if getattr(args, key) is not None:
-            overrides[key] = getattr(args, key)
-    if args.init_from is not None:
-        overrides["init_from"] = str(args.init_from)
-    config = dataclasses.replace(ToyClipTrainConfig(), **overrides)
-    report = run_train_clip(config, args.out, device=args.device)
-    print(f"models: wrote {args.out} ({report['metrics']})")
-    return 0
+    trainer = type(config).trainer
+    names = {f.name for f in dataclasses.fields(trainer.config)}
+    world = getattr(WorldConfig, config.world)()
+    values: dict[str, Any] = {}
+    if "world_seed" in names:
+        values["world_seed"] = world.seed
+    if "image_size" in names:
+        values["image_size"] = world.image_size
+    for name in names:
+        value = getattr(config, name, None)
+        if value is not None:
+            values[name] = str(value) if isinstance(value, Path) else value
+    return trainer.config(**values)
+
+
+def _train(config: Any) -> TrainOutputs:
+    from neurodecode._outputs import StageRun
+
+    trainer = type(config).trainer
+    settings = _settings(config)
+    out = Path(config.out)
+    with StageRun(f"models train {trainer.kind}", config, [out], device=config.device) as job:
+        if job.up_to_date:
+            return TrainOutputs(out, {})
+        report = trainer.train(
+            settings, job.path(out, directory=True), config.device,
+            lambda s: print(s, flush=True),
+        )  # fmt: skip
+        job.record.extra["settings"] = dataclasses.asdict(settings)
+    return TrainOutputs(out, report)
+
+
+def _train_specs() -> tuple[StageSpec, ...]:
+    from neurodecode.models import get_trainer, list_trainers
+
+    specs = []
+    for kind in list_trainers():
+        trainer = get_trainer(kind)
+        specs.append(
+            StageSpec(
+                f"models train {kind}",
+                trainer.description,
+                train_config_class(trainer),
+                _train,
+                report=lambda out: f"models: wrote {out.model}",
+            )
+        )
+    return tuple(specs)
+
+
+STAGES = (
+    StageSpec(
+        "models list",
+        "registered models and whether their weights are here",
+        ModelsListConfig,
+        run_list,
+        report=_list_report,
+        contract=False,
+    ),
+    *_train_specs(),
+)

@@ -1,151 +1,126 @@
 """``neurodecode report``: render one subject's self-contained HTML report.
 
-Reads stage outputs only: the per-ROI table from ``neurodecode evaluate``, the score maps from
-``neurodecode encode`` (their sidecars supply the provenance section), and an anatomical
-underlay on the functional grid (the release's mean EPI or brain mask). With
-``--contrastive`` it adds the retrieval results of ``neurodecode contrastive``; their example
-images are read from the release of the prepared cache given by ``--cache-dir``. Writes the HTML
-atomically with its own sidecar.
+Reads stage outputs only (``--inputs``): each one's sidecar names the stage that wrote it, and
+every registered report section (:mod:`neurodecode.report`) shows what its stages produced:
+voxelwise encoding (``evaluate``'s per-ROI table, whose sidecar names the score maps), 2 vs 2
+per ROI (``encode``'s ROI tables), contrastive retrieval, and the decoding stages' sections.
+``--cache`` (the prepared cache) lets sections show the release's stimulus images, and on a
+synthetic release the ground truth; ``--background`` is the anatomical underlay of the maps.
+Writes the HTML atomically with its own sidecar.
 """
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
-from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ReportConfig", "register", "run", "stimulus_images"]
+from neurodecode.stages._contract import StageConfig, StageOutputs, StageSpec, option
+
+__all__ = ["STAGES", "ReportConfig", "ReportOutputs", "run"]
 
 
 @dataclasses.dataclass(frozen=True)
-class ReportConfig:
-    """Settings of ``neurodecode report`` (defaults < YAML ``--config`` < CLI flags).
+class ReportConfig(StageConfig):
+    """Settings of ``neurodecode report``.
 
     Parameters
     ----------
     subject : str
-        Subject label.
-    table : Path
-        Per-ROI TSV from ``neurodecode evaluate``.
-    scores : Mapping[str, Path]
-        Feature space -> score map NIfTI.
+        Subject label as the dataset spells it (subj01, CSI1).
     out : Path
-        Output ``.html``.
-    background : Path, optional
-        Anatomical underlay on the functional grid.
+        Output .html file.
+    inputs : tuple of Path
+        Stage outputs to summarise (their sidecars say which section shows them).
+    cache : Path or None
+        The prepared cache (--out of neurodecode prepare): sections show its release's images.
+    space : str or None
+        Grid label of the prepared cache (default: the subject's only one).
+    background : Path or None
+        Anatomical underlay on the functional grid (the release's brain mask or mean EPI).
     dataset : str
         Dataset name for the title.
-    provenance : Sequence[Path]
-        Extra sidecars to list (those of ``table``, ``scores`` and ``contrastive`` are always
-        listed).
-    contrastive : Path, optional
-        ``*_desc-contrastive_retrieval.json`` of ``neurodecode contrastive``.
-    cache_dir : Path, optional
-        The prepared cache the contrastive stage read (``--out`` of ``neurodecode prepare``);
-        the example retrievals show images from its release. Without it they show stimulus ids.
+    provenance : tuple of Path
+        Extra sidecars to list in the provenance section.
     """
 
-    subject: str
-    table: Path
-    scores: Mapping[str, Path]
-    out: Path
+    subject: str = option(pattern=r"[A-Za-z0-9]+")
+    out: Path = option()
+    inputs: tuple[Path, ...] = option(metavar="OUTPUT")
+    cache: Path | None = None
+    space: str | None = option(None, pattern=r"[A-Za-z0-9]+")
     background: Path | None = None
     dataset: str = ""
-    provenance: Sequence[Path] = ()
-    contrastive: Path | None = None
-    cache_dir: Path | None = None
+    provenance: tuple[Path, ...] = ()
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not self.inputs:
+            raise ValueError("--inputs: give at least one stage output")
 
 
-def stimulus_images(cache_dir: str | Path, subject: str, space: str) -> Any:
-    """The stimulus source (``images(ids, size=)``) of a prepared subject's release."""
-    from neurodecode.data import load_prepared, load_subject
+@dataclasses.dataclass(frozen=True)
+class ReportOutputs(StageOutputs):
+    """The HTML page."""
 
-    prepared = load_prepared(cache_dir, subject, space)
-    settings = prepared.config
-    release = load_subject(settings.get("dataset", "nsd"), subject, root=settings["root"])
-    return release.stimuli
+    html: Path
 
 
-def run(config: ReportConfig) -> Path:
-    """Render the report and write its sidecar; return the HTML path."""
-    from neurodecode._io import read_json
-    from neurodecode._provenance import RunRecord, sidecar_path
-    from neurodecode.report import ReportInputs, render_subject_report
+def _openers(config: ReportConfig) -> tuple[Any, Any]:
+    cache = config.cache
+    if cache is None:
+        return None, None
 
-    record = RunRecord(stage="report", config=dataclasses.asdict(config))
-    inputs = [Path(config.table), *map(Path, config.scores.values())]
-    stimuli = None
-    if config.contrastive is not None:
-        inputs.append(Path(config.contrastive))
-        if config.cache_dir is not None:
-            space = read_json(config.contrastive)["space"]
-            stimuli = stimulus_images(config.cache_dir, config.subject, space)
-    sidecars = [sidecar_path(p) for p in inputs if sidecar_path(p).is_file()]
-    sidecars += [Path(p) for p in config.provenance]
-    html = render_subject_report(
-        ReportInputs(
-            subject=config.subject,
-            roi_table=Path(config.table),
-            score_maps={k: Path(v) for k, v in config.scores.items()},
-            background=Path(config.background) if config.background else None,
-            provenance=sidecars,
-            dataset=config.dataset,
-            contrastive=Path(config.contrastive) if config.contrastive else None,
-            stimuli=stimuli,
-        ),
-        config.out,
-    )
-    extra = [config.background] if config.background else []
-    record.write(html, inputs=[*inputs, *extra])
-    return html
+    def stimuli() -> Any:
+        from neurodecode.data import load_prepared
+
+        return load_prepared(cache, config.subject, config.space).stimuli
+
+    def truth() -> Any:
+        from neurodecode.data import load_prepared
+        from neurodecode.synth import ground_truth, is_synthetic_release
+
+        prep = load_prepared(cache, config.subject, config.space)
+        if not is_synthetic_release(prep.release_root):
+            return None
+        return ground_truth(prep.release_root, config.subject, prep.ijk, prep.shape)
+
+    return stimuli, truth
 
 
-def register(subparsers: Any) -> None:
-    """Add ``neurodecode report``."""
-    p = subparsers.add_parser("report", help="per-subject HTML report (self-contained)")
-    p.add_argument("--config", type=Path, help="YAML with any of the settings below")
-    p.add_argument("--subject")
-    p.add_argument("--dataset")
-    p.add_argument("--table", type=Path, help="per-ROI TSV from `neurodecode evaluate`")
-    p.add_argument("--scores", nargs="+", metavar="SPACE=NIFTI")
-    p.add_argument("--background", type=Path, help="anatomical underlay (mean EPI / mask)")
-    p.add_argument("--provenance", nargs="*", type=Path, help="extra sidecars to list")
-    p.add_argument("--contrastive", type=Path, help="retrieval JSON from `neurodecode contrastive`")
-    p.add_argument(
-        "--cache-dir", type=Path, help="prepared cache whose release shows the example images"
-    )
-    p.add_argument("--out", type=Path, help="output .html")
-    p.set_defaults(func=_main)
+def run(config: ReportConfig) -> ReportOutputs:
+    """Render the report (or find it current) and write its sidecar."""
+    from neurodecode._outputs import StageRun
+    from neurodecode._provenance import sidecar_path
+    from neurodecode.report import ReportInputs, render_report
+
+    inputs = [*config.inputs, *[sidecar_path(p) for p in config.inputs]]
+    inputs += [p for p in (config.background,) if p is not None]
+    with StageRun("report", config, [config.out], inputs) as job:
+        if job.up_to_date:
+            return ReportOutputs(config.out)
+        open_stimuli, open_truth = _openers(config)
+        render_report(
+            ReportInputs(
+                subject=config.subject,
+                outputs=list(config.inputs),
+                dataset=config.dataset,
+                background=config.background,
+                provenance=list(config.provenance),
+                open_stimuli=open_stimuli,
+                open_truth=open_truth,
+            ),
+            job.path(config.out),
+        )
+    return ReportOutputs(config.out)
 
 
-def _main(args: argparse.Namespace) -> int:
-    import sys
-
-    import yaml
-
-    from neurodecode.stages.evaluate import parse_name_paths
-
-    settings: dict[str, Any] = {}
-    if args.config:
-        settings.update(yaml.safe_load(args.config.read_text()) or {})
-    flags = {
-        "subject": args.subject,
-        "dataset": args.dataset,
-        "table": args.table,
-        "scores": parse_name_paths(args.scores, "--scores") if args.scores else None,
-        "background": args.background,
-        "provenance": args.provenance,
-        "contrastive": args.contrastive,
-        "cache_dir": args.cache_dir,
-        "out": args.out,
-    }
-    settings.update({k: v for k, v in flags.items() if v is not None})
-    try:
-        config = ReportConfig(**settings)
-    except TypeError as exc:
-        print(f"neurodecode report: {exc}", file=sys.stderr)
-        return 2
-    print(f"report: {run(config)}")
-    return 0
+STAGES = (
+    StageSpec(
+        "report",
+        "per-subject HTML report (self-contained)",
+        ReportConfig,
+        run,
+        report=lambda out: f"report: {out.html}",
+    ),
+)

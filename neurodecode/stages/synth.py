@@ -1,69 +1,99 @@
-"""``neurodecode synth nsd|bold5000``: write the synthetic world as a release tree.
+"""``neurodecode synth DATASET``: write the synthetic world as a release tree.
 
 The tree has the real release's layout (DATA_FORMATS.md), so every later stage reads it with
 the same code it uses for NSD or BOLD5000 on disk. ``<out>/synth_world.json`` records the world
-configuration and the design; it is written last, so its presence marks a complete tree.
-Re-running with the same settings rewrites identical files; a tree made with other settings is
-refused rather than mixed.
+configuration and the design. The tree is written under a temporary name and renamed into
+place once complete (its sidecar, ``<out>.json`` beside it, records the run). Re-running with
+the same settings finds the tree current; a tree made with other settings is refused rather
+than mixed.
 """
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
-__all__ = ["PRESETS", "SynthConfig", "register", "run"]
+from neurodecode.stages._contract import StageConfig, StageOutputs, StageSpec, option
+
+__all__ = ["PRESETS", "STAGES", "SynthConfig", "SynthOutputs", "run"]
 
 #: ``--preset`` name -> ``WorldConfig`` class method.
 PRESETS = ("tiny", "demo")
 MARKER = "synth_world.json"
 
 
+def _datasets() -> list[str]:
+    from neurodecode.synth._writers import list_writers
+
+    return list_writers()
+
+
 @dataclasses.dataclass(frozen=True)
-class SynthConfig:
-    """Settings of one ``neurodecode synth`` run.
+class SynthConfig(StageConfig):
+    """Settings of ``neurodecode synth``.
 
     Parameters
     ----------
     dataset : str
-        ``'nsd'`` or ``'bold5000'``.
+        Release layout to write (nsd, bold5000).
     out : Path
         Release root to write.
     preset : str
-        World size preset (``'tiny'`` or ``'demo'``).
+        World size: tiny (unit tests) or demo.
     seed : int
         World seed.
-    subjects : tuple of str, optional
-        Subject labels (default ``subj01 subj02`` for NSD, ``CSI1 CSI2`` for BOLD5000).
-    formats : tuple of str
-        NSD beta formats.
-    trials_per_session : int, optional
-        Session length (NSD: must divide the trials; default as in ``write_nsd``).
+    subjects : tuple of str or None
+        Subject labels (default: the layout's first labels, one per subject of the preset).
+    formats : tuple of str or None
+        Beta formats to write (default: every format of the layout).
+    trials_per_session : int or None
+        Session length (NSD: must divide the trials; default: the writer's).
     """
 
-    dataset: str
-    out: Path
-    preset: str = "tiny"
-    seed: int = 0
-    subjects: tuple[str, ...] | None = None
-    formats: tuple[str, ...] = ("hdf5", "nii.gz")
-    trials_per_session: int | None = None
+    dataset: str = option(choices=_datasets, positional=True)
+    out: Path = option()
+    preset: str = option("tiny", choices=PRESETS)
+    seed: int = option(0, minimum=0)
+    subjects: tuple[str, ...] | None = option(None, pattern=r"[A-Za-z0-9]+")
+    formats: tuple[str, ...] | None = None
+    trials_per_session: int | None = option(None, minimum=1)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        from neurodecode.synth._writers import get_writer
+
+        allowed = get_writer(self.dataset).formats
+        bad = sorted(set(self.formats or ()) - set(allowed))
+        if bad:
+            raise ValueError(f"--formats {bad}: the {self.dataset} layout holds {list(allowed)}")
 
     def world_config(self) -> Any:
-        from neurodecode.data import _bold5000_layout as b5k
         from neurodecode.synth import WorldConfig
+        from neurodecode.synth._writers import get_writer
 
-        if self.preset not in PRESETS:
-            raise ValueError(f"unknown preset {self.preset!r}; one of {PRESETS}")
         base = getattr(WorldConfig, self.preset)(seed=self.seed)
-        default = b5k.SUBJECTS[: len(base.subjects)] if self.dataset == "bold5000" else None
-        subjects = self.subjects or default
-        return dataclasses.replace(base, subjects=tuple(subjects)) if subjects else base
+        subjects = self.subjects or get_writer(self.dataset).subject_labels(len(base.subjects))
+        return dataclasses.replace(base, subjects=tuple(subjects))
+
+    @property
+    def beta_formats(self) -> tuple[str, ...]:
+        from neurodecode.synth._writers import get_writer
+
+        return self.formats or get_writer(self.dataset).formats
+
+
+@dataclasses.dataclass(frozen=True)
+class SynthOutputs(StageOutputs):
+    """The release root (its ``synth_world.json`` records the world)."""
+
+    root: Path
+
+    @property
+    def marker(self) -> Path:
+        return self.root / MARKER
 
 
 def _record(config: SynthConfig, world_config: Any) -> dict[str, Any]:
@@ -72,87 +102,61 @@ def _record(config: SynthConfig, world_config: Any) -> dict[str, Any]:
     return {
         "dataset": config.dataset,
         "world": dataclasses.asdict(world_config),
-        "formats": list(config.formats) if config.dataset == "nsd" else None,
+        "formats": list(config.beta_formats),
         "trials_per_session": config.trials_per_session,
         "neurodecode_version": __version__,
     }
 
 
-def run(config: SynthConfig) -> dict[str, Any]:
-    """Write the tree; return the record stored in ``synth_world.json``."""
+def run(config: SynthConfig) -> SynthOutputs:
+    """Write the tree (or find it current); the record is in ``synth_world.json``.
+
+    The tree is written into a temporary folder beside ``out`` and renamed onto it once
+    complete, so a failed or killed run leaves no partial release under ``out``. An existing
+    ``out`` must be empty or a tree of these same settings: anything else is refused, never
+    overwritten.
+    """
     from neurodecode._io import read_json, write_json_atomic
+    from neurodecode._outputs import StageRun
     from neurodecode.synth import make_world
+    from neurodecode.synth._writers import get_writer
 
     world_config = config.world_config()
-    record = json.loads(json.dumps(_record(config, world_config)))  # as stored: lists, not tuples
-    marker = config.out / MARKER
+    record = json.loads(json.dumps(_record(config, world_config)))  # as stored: lists
+    out = Path(config.out)
+    marker = out / MARKER
     if marker.is_file():
         old = read_json(marker)
         same = {k: v for k, v in old.items() if k not in ("neurodecode_version", "design")}
         if same != {k: v for k, v in record.items() if k != "neurodecode_version"}:
             raise ValueError(
-                f"{marker}: {config.out} already holds a synthetic {old.get('dataset')} tree made "
+                f"{marker}: {out} already holds a synthetic {old.get('dataset')} tree made "
                 "with other settings; choose another --out or delete it"
             )
-    world = make_world(world_config)
-    start = time.perf_counter()
+    elif out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise ValueError(
+            f"{out}: exists and is not a synthetic release (no {MARKER}); choose an empty or "
+            "new --out (nothing there is overwritten)"
+        )
+    with StageRun("synth", config, [out], seed=config.seed) as job:
+        if job.up_to_date and marker.is_file():
+            return SynthOutputs(out)
+        tree = job.path(out, directory=True)
+        world = make_world(world_config)
+        start = time.perf_counter()
 
-    def progress(message: str) -> None:
-        print(f"[{time.perf_counter() - start:7.1f} s] {message}", flush=True)
+        def progress(message: str) -> None:
+            print(f"[{time.perf_counter() - start:7.1f} s] {message}", flush=True)
 
-    if config.dataset == "nsd":
-        from neurodecode.synth._nsd_writer import write_nsd
-
-        design = write_nsd(
-            world, config.out, formats=config.formats,
+        record["design"] = get_writer(config.dataset).write(
+            world, tree, formats=config.beta_formats,
             trials_per_session=config.trials_per_session, progress=progress,
         )  # fmt: skip
-        record["design"] = {
-            "trials_per_session": design.trials_per_session, "sessions": design.n_sessions
-        }  # fmt: skip
-    elif config.dataset == "bold5000":
-        from neurodecode.synth._bold5000_writer import write_bold5000
-
-        kwargs = {}
-        if config.trials_per_session:
-            kwargs["trials_per_session"] = config.trials_per_session
-        designs = write_bold5000(world, config.out, progress=progress, **kwargs)
-        record["design"] = {k: {"session_lengths": list(d.session_lengths)}
-                            for k, d in designs.items()}  # fmt: skip
-    else:
-        raise ValueError(f"dataset must be 'nsd' or 'bold5000', got {config.dataset!r}")
-    write_json_atomic(marker, record)
-    progress(f"done: {config.dataset} tree of {', '.join(world.subjects)} in {config.out}")
-    return record
+        write_json_atomic(tree / MARKER, record)
+        progress(f"done: {config.dataset} tree of {', '.join(world.subjects)} in {out}")
+    return SynthOutputs(out)
 
 
-def register(subparsers: Any) -> None:
-    """Add ``neurodecode synth``."""
-    p = subparsers.add_parser("synth", help="write the synthetic world as an NSD/BOLD5000 tree")
-    p.add_argument("dataset", choices=["nsd", "bold5000"])
-    p.add_argument("--out", type=Path, required=True, help="release root to write")
-    p.add_argument("--preset", choices=PRESETS, default="tiny", help="world size")
-    p.add_argument("--seed", type=int, default=0, help="world seed")
-    p.add_argument("--subjects", nargs="+", default=None, help="subject labels")
-    p.add_argument("--formats", default="hdf5,nii.gz", help="NSD beta formats, comma-separated")
-    p.add_argument("--trials-per-session", type=int, default=None)
-    p.set_defaults(func=_main)
-
-
-def _main(args: argparse.Namespace) -> int:
-    try:
-        run(
-            SynthConfig(
-                dataset=args.dataset,
-                out=args.out,
-                preset=args.preset,
-                seed=args.seed,
-                subjects=tuple(args.subjects) if args.subjects else None,
-                formats=tuple(f.strip() for f in args.formats.split(",") if f.strip()),
-                trials_per_session=args.trials_per_session,
-            )
-        )
-    except ValueError as exc:
-        print(f"neurodecode synth: {exc}", file=sys.stderr)
-        return 2
-    return 0
+STAGES = (
+    StageSpec("synth", "write the synthetic world as an NSD/BOLD5000 tree", SynthConfig, run),
+)

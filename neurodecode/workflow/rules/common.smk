@@ -1,15 +1,21 @@
-# Shared definitions: config validation, subject wildcards and the BIDS-derivatives layout.
-# Paths are relative to the working directory (the derivatives folder); every stage writes
-# its outputs atomically together with a JSON sidecar (<output stem>.json).
+# Shared definitions: config validation, subject wildcards, the BIDS-derivatives layout, and
+# the report inputs that optional capabilities add to. Paths are relative to the working
+# directory (the derivatives folder); every stage writes its outputs atomically together with a
+# JSON sidecar. Every value handed to a stage is quoted in the shell command (the q format
+# flag, or shlex.quote in the helpers below), so no config string reaches the shell unquoted.
 import functools
+import shlex
 from pathlib import Path
 
 from snakemake.utils import validate
 
+from neurodecode._provenance import sidecar_path
+from neurodecode.data import get_dataset
+
 
 validate(config, os.path.join(workflow.basedir, "schemas", "config.schema.yaml"))
 
-DATASET = config["dataset"]
+DATASET = get_dataset(config["dataset"])  # an unknown name lists the registered datasets
 DATA_ROOT = config["data_root"]
 if not DATA_ROOT:
     raise ValueError(
@@ -19,6 +25,7 @@ SUBJECTS = list(config["subjects"])
 SPACES = [fs["name"] for fs in config["feature_spaces"]]
 GRID = config["space"]
 METRIC = config["evaluate"]["metric"]
+SEED = config["seed"]
 
 
 wildcard_constraints:
@@ -27,123 +34,88 @@ wildcard_constraints:
 
 
 def sidecar(path):
-    """The JSON sidecar every stage writes beside an output (x.nii.gz -> x.json)."""
-    for suffix in (".nii.gz", ".h5", ".tsv", ".html", ".npz"):
-        if path.endswith(suffix):
-            return path[: -len(suffix)] + ".json"
-    raise ValueError(path)
+    """The JSON sidecar a stage writes beside an output (the package's one naming rule)."""
+    return str(sidecar_path(path))
 
 
 VERIFY = "sub-{subject}/sub-{subject}_desc-verify_report.json"
 PREPARED = f"sub-{{subject}}/sub-{{subject}}_space-{GRID}_desc-prepared_bold.h5"
 FEATURES = "sub-{subject}/features/sub-{subject}_desc-{fspace}_features.h5"
-SCOREMAP = (
-    f"sub-{{subject}}/sub-{{subject}}_space-{GRID}_desc-{{fspace}}_stat-{METRIC}_statmap.nii.gz"
-)
-NOISECEILING = (
-    f"sub-{{subject}}/sub-{{subject}}_space-{GRID}_desc-{{fspace}}_stat-noiseceiling_statmap.nii.gz"
-)
+STATMAP = f"sub-{{subject}}/sub-{{subject}}_space-{GRID}_desc-{{fspace}}_stat-{{stat}}_statmap.nii.gz"
+SCOREMAP = STATMAP.replace("{stat}", METRIC)
+NOISECEILING = STATMAP.replace("{stat}", "noiseceiling")
+ENCODER = "sub-{subject}/sub-{subject}_desc-{fspace}_model"
+ENCODE_ROIS = "sub-{subject}/sub-{subject}_desc-{fspace}_rois.tsv"
 ROITABLE = f"sub-{{subject}}/sub-{{subject}}_desc-encoding_stat-{METRIC}_rois.tsv"
 REPORT = "sub-{subject}.html"
 ENV = "../envs/neurodecode.yaml"
 
-
-def release_path(relative):
-    """A file of the release, given its path relative to the release root."""
-    return os.path.join(DATA_ROOT, str(relative))
+#: Outputs each subject's report shows (patterns with {subject}); optional rule files add theirs.
+REPORT_INPUTS = [ROITABLE]
 
 
-def layout():
-    """The dataset's layout module: every path below comes from it."""
-    from neurodecode.data import _bold5000_layout, _nsd_layout
-
-    return {"nsd": _nsd_layout, "bold5000": _bold5000_layout}[DATASET]
+def report_inputs(wildcards):
+    return [p.format(subject=wildcards.subject) for p in REPORT_INPUTS]
 
 
-def located(relative):
-    """A release file; where DATA_FORMATS marks its folder unverified (BOLD5000 release 2.0 and
-    the OpenNeuro masks), the file of that name anywhere under the root, as the readers do."""
-    from neurodecode.data._volumes import find_file
-
-    if DATASET == "nsd" or not os.path.isdir(DATA_ROOT):
-        return release_path(relative)
-    return str(find_file(Path(DATA_ROOT), Path(relative)))
+def quoted(paths):
+    """Shell-quoted, space-separated paths."""
+    return " ".join(shlex.quote(str(p)) for p in paths)
 
 
-# Release files are passed to stages as params with the release root as the declared input:
-# a synthesised release is one directory() output, whose files Snakemake cannot see one by one.
+def pairs(mapping):
+    """Shell-quoted NAME=PATH[,PATH...] items for a stage's mapping flag."""
+    items = []
+    for name, value in mapping.items():
+        value = ",".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
+        items.append(shlex.quote(f"{name}={value}"))
+    return " ".join(items)
+
+
+def flags(section, skip=()):
+    """A config section as stage flags (`n_splits: 5` -> `--n-splits 5`), every value quoted."""
+    out = []
+    for key, value in (section or {}).items():
+        if key in skip:
+            continue
+        flag = f"--{str(key).replace('_', '-')}"
+        if isinstance(value, bool):
+            out.append(flag if value else f"--no-{flag[2:]}")
+        elif isinstance(value, (list, tuple)):
+            out += [flag, quoted(value)]
+        else:
+            out += [flag, shlex.quote(str(value))]
+    return " ".join(out)
+
+
 @functools.cache
 def roi_files(subject):
-    """ROIs of a subject for `neurodecode evaluate`, from the release's own layout.
-
-    NSD: label volumes (``atlases``) with their ctab files (``labels``); ``evaluate.atlases``
-    picks the atlases. BOLD5000: one binary mask per hemisphere and ROI (``masks``: name ->
-    files), summarised per hemisphere and for both together; ``evaluate.atlases`` picks ROI
-    names among EarlyVis, LOC, OPA, PPA, RSC (default all). Mask files are found under the
-    root as the reader finds them (CSI2/CSI3 spell some names differently); before the
-    release exists (a dry run, a world still to synthesise) the layout's default paths stand in.
-    """
-    lay = layout()
-    chosen = config["evaluate"].get("atlases")
-    if DATASET == "nsd":
-        atlases = chosen or ["prf-visualrois", "floc-faces", "floc-places"]
-        return {
-            "atlases": [release_path(lay.roi_path(subject, a, GRID)) for a in atlases],
-            "labels": [release_path(lay.ctab_path(subject, a)) for a in atlases],
-            "masks": {},
-        }
-    from neurodecode.data._bold5000 import BOLD5000Subject
-
-    found = {}
-    if os.path.isdir(DATA_ROOT):
-        # the reader's own search, so that the workflow and `prepare` see the same masks
-        hits = BOLD5000Subject._find_roi_masks(Path(DATA_ROOT), subject)
-        found = {name: str(path) for name, path in hits.items()}
-    masks = {}
-    for roi in chosen or lay.ROI_NAMES:
-        sides = []
-        for hemi in lay.HEMISPHERES:
-            path = found.get(hemi + roi)
-            if path is None and not found:
-                path = release_path(lay.roi_mask_path(subject, hemi, roi))
-            if path is not None:
-                masks[hemi + roi] = [path]
-                sides.append(path)
-        if len(sides) > 1:
-            masks[roi] = sides
-    return {"atlases": [], "labels": [], "masks": masks}
+    """ROIs of a subject for `neurodecode evaluate`, from the dataset registry: label volumes
+    with their ctab files, and/or binary masks. Before the release exists (a dry run, a world
+    still to synthesise) the layout's default paths stand in."""
+    chosen = tuple(config["evaluate"].get("atlases") or ()) or None
+    return DATASET.evaluate_rois(Path(DATA_ROOT), subject, GRID, chosen)
 
 
-if DATASET == "bold5000":  # checked when the workflow is read, not when evaluate runs
-    _unknown = sorted(set(config["evaluate"].get("atlases", ())) - set(layout().ROI_NAMES))
-    if _unknown:
-        raise ValueError(
-            f"config: evaluate/atlases: {_unknown} are not BOLD5000 ROIs {layout().ROI_NAMES}"
-        )
+roi_files(SUBJECTS[0])  # unknown ROI names fail when the workflow is read, not at evaluate
 
 
 def background_image(wildcards):
-    """The subject's anatomical underlay on the functional grid (the release brain mask)."""
-    if DATASET == "nsd":
-        return release_path(layout().brainmask_path(wildcards.subject, GRID))
-    return located(layout().brainmask_path(wildcards.subject))
+    """The subject's anatomical underlay on the functional grid (from the registry)."""
+    return str(DATASET.background(Path(DATA_ROOT), wildcards.subject, GRID))
 
 
 def evaluate_rois(wildcards):
     """The ROI flags of `neurodecode evaluate` for one subject."""
     rois = roi_files(wildcards.subject)
-    flags = []
+    out = []
     if rois["atlases"]:
-        names = [os.path.basename(a).split(".nii")[0] for a in rois["atlases"]]
-        flags += ["--atlas", *rois["atlases"], "--labels", named_inputs(names, rois["labels"])]
+        names = [os.path.basename(str(a)).split(".nii")[0] for a in rois["atlases"]]
+        out += ["--atlases", quoted(rois["atlases"])]
+        out += ["--labels", pairs(dict(zip(names, rois["labels"], strict=True)))]
     if rois["masks"]:
-        flags += ["--mask", *(f"{n}={','.join(p)}" for n, p in rois["masks"].items())]
-    return " ".join(flags)
-
-
-def named_inputs(names, paths):
-    """Command-line ``NAME=PATH`` pairs for the stage CLIs."""
-    return " ".join(f"{n}={p}" for n, p in zip(names, paths, strict=True))
+        out += ["--masks", pairs(rois["masks"])]
+    return " ".join(out)
 
 
 def feature_option(name, key, default=None):
@@ -152,3 +124,8 @@ def feature_option(name, key, default=None):
         if fs["name"] == name:
             return fs.get(key, default)
     raise KeyError(name)
+
+
+def device(wildcards, resources):
+    """cuda when the profile grants the job a `gpu` resource (profiles/slurm), else cpu."""
+    return "cuda" if getattr(resources, "gpu", 0) else "cpu"

@@ -1,23 +1,25 @@
 # Contrastive fMRI -> CLIP encoder and N-way retrieval, one per subject. Optional: the rule
 # exists only when the config has a `contrastive` section naming its CLIP image feature space
-# (the toy CLIP space `clipimage` in the default experiment). The stage trains on CUDA when
-# the profile grants the job a `gpu` resource (profiles/slurm), on the CPU otherwise.
+# (the toy CLIP space `clipimage` in the default experiment); its retrieval results join the
+# report. The stage trains on CUDA when the profile grants the job a `gpu` resource
+# (profiles/slurm), on the CPU otherwise.
 
 CONTRASTIVE = "sub-{subject}/sub-{subject}_desc-contrastive_retrieval.json"
-CONTRASTIVE_SIDECAR = "sub-{subject}/sub-{subject}_desc-contrastive_retrieval.meta.json"
 CONTRASTIVE_MODEL = "sub-{subject}/sub-{subject}_desc-contrastive_model"
+CONTRASTIVE_PREDICTIONS = "sub-{subject}/sub-{subject}_desc-contrastive_predictions.h5"
 
 
 if "contrastive" in config:
+    CONTRASTIVE_CONFIG = config["contrastive"]
     CONTRASTIVE_SPACES = {
-        key: config["contrastive"][key]
+        key: CONTRASTIVE_CONFIG[key]
         for key in ("features", "text_features")
-        if key in config["contrastive"]
+        if key in CONTRASTIVE_CONFIG
     }
     for key, name in CONTRASTIVE_SPACES.items():
         if name not in SPACES:
             raise ValueError(f"config: contrastive/{key}: {name!r} is not one of {SPACES}")
-    CONTRASTIVE_ROI = config["contrastive"].get("roi")
+    REPORT_INPUTS.append(CONTRASTIVE)
 
     rule contrastive:
         input:
@@ -28,26 +30,23 @@ if "contrastive" in config:
             ),
         output:
             retrieval=CONTRASTIVE,
-            sidecar=CONTRASTIVE_SIDECAR,
+            sidecar=sidecar(CONTRASTIVE),
             model=directory(CONTRASTIVE_MODEL),
+            predictions=CONTRASTIVE_PREDICTIONS,
         conda:
             ENV
         log:
             "logs/contrastive/sub-{subject}.log",
         params:
             grid=GRID,
-            preset=config["contrastive"]["preset"],
-            n_way=config["contrastive"]["n_way"],
-            n_draws=config["contrastive"]["n_draws"],
-            seed=config["seed"],
-            optional=lambda wc, input: " ".join(
-                ([f"--text-features {input.text}"] if input.text else [])
-                + ([f"--roi {CONTRASTIVE_ROI}"] if CONTRASTIVE_ROI else [])
+            seed=SEED,
+            text=lambda wc, input: (
+                f"--text-features {quoted(input.text)}" if input.text else ""
             ),
-            device=lambda wc, resources: "cuda" if getattr(resources, "gpu", 0) else "cpu",
+            options=flags(CONTRASTIVE_CONFIG, skip=("features", "text_features")),
+            device=device,
         shell:
-            "neurodecode contrastive --subject {wildcards.subject} --cache-dir ."
-            " --space {params.grid} --features {input.features} {params.optional}"
-            " --preset {params.preset}"
-            " --n-way {params.n_way} --n-draws {params.n_draws} --seed {params.seed}"
-            " --device {params.device} --out sub-{wildcards.subject} > {log} 2>&1"
+            "neurodecode contrastive --subject {wildcards.subject:q} --cache ."
+            " --space {params.grid:q} --features {input.features:q} {params.text}"
+            " {params.options} --seed {params.seed} --device {params.device:q}"
+            " --out sub-{wildcards.subject:q} > {log:q} 2>&1"

@@ -11,13 +11,13 @@ if "synth" in config:
         log:
             "logs/synth.log",
         params:
-            dataset=DATASET,
+            dataset=DATASET.name,
             preset=config["synth"]["preset"],
-            seed=config["synth"].get("seed", config["seed"]),
-            subjects=" ".join(SUBJECTS),
+            seed=config["synth"].get("seed", SEED),
+            subjects=SUBJECTS,
         shell:
-            "neurodecode synth {params.dataset} --preset {params.preset} --seed {params.seed}"
-            " --subjects {params.subjects} --out {output} > {log} 2>&1"
+            "neurodecode synth {params.dataset:q} --preset {params.preset:q} --seed {params.seed}"
+            " --subjects {params.subjects:q} --out {output:q} > {log:q} 2>&1"
 
 
 rule verify:
@@ -30,10 +30,10 @@ rule verify:
     log:
         "logs/verify/sub-{subject}.log",
     params:
-        dataset=DATASET,
+        dataset=DATASET.name,
     shell:
-        "neurodecode data verify --dataset {params.dataset} --root {input}"
-        " --subject {wildcards.subject} --out {output.report} > {log} 2>&1"
+        "neurodecode data verify --dataset {params.dataset:q} --root {input:q}"
+        " --subject {wildcards.subject:q} --out {output.report:q} > {log:q} 2>&1"
 
 
 rule prepare:
@@ -48,9 +48,9 @@ rule prepare:
     log:
         "logs/prepare/sub-{subject}.log",
     params:
-        dataset=DATASET,
+        dataset=DATASET.name,
         grid=GRID,
     shell:
-        "neurodecode prepare --dataset {params.dataset} --root {input.root}"
-        " --subject {wildcards.subject} --space {params.grid} --out {output.cache}"
-        " --no-progress > {log} 2>&1"
+        "neurodecode prepare --dataset {params.dataset:q} --root {input.root:q}"
+        " --subject {wildcards.subject:q} --space {params.grid:q} --out {output.cache:q}"
+        " --no-progress > {log:q} 2>&1"

@@ -1,4 +1,8 @@
 # Per-ROI summary of the voxelwise scores: means, bootstrap CIs, noise ceilings, best space.
+# Each feature space's own encoding ROI table (r, noise-normalised score, 2 vs 2) goes to the
+# report too.
+
+REPORT_INPUTS += [ENCODE_ROIS.replace("{fspace}", space) for space in SPACES]
 
 
 rule evaluate:
@@ -14,14 +18,14 @@ rule evaluate:
     log:
         "logs/evaluate/sub-{subject}.log",
     params:
-        scores=lambda wc, input: named_inputs(SPACES, input.scores),
+        scores=lambda wc, input: pairs(dict(zip(SPACES, input.scores, strict=True))),
         rois=evaluate_rois,
         metric=METRIC,
         n_bootstrap=config["evaluate"].get("n_bootstrap", 1000),
         ci=config["evaluate"].get("ci", 0.95),
-        seed=config["seed"],
+        seed=SEED,
     shell:
         "neurodecode evaluate --scores {params.scores} {params.rois}"
-        " --noise-ceiling {input.noise_ceiling} --metric {params.metric}"
+        " --noise-ceiling {input.noise_ceiling:q} --metric {params.metric:q}"
         " --n-bootstrap {params.n_bootstrap} --ci {params.ci} --seed {params.seed}"
-        " --out {output.table} > {log} 2>&1"
+        " --out {output.table:q} > {log:q} 2>&1"

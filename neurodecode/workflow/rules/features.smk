@@ -13,8 +13,10 @@ rule features:
         "logs/features/sub-{subject}_desc-{fspace}.log",
     params:
         extractor=lambda wc: feature_option(wc.fspace, "extractor"),
+        missing=lambda wc: feature_option(wc.fspace, "missing_captions", "error"),
         grid=GRID,
-        device=lambda wc, resources: "cuda" if getattr(resources, "gpu", 0) else "cpu",
+        device=device,
     shell:
-        "neurodecode features --subject {wildcards.subject} --cache . --space {params.grid}"
-        " --model {params.extractor} --out {output.features} --device {params.device} --no-progress > {log} 2>&1"
+        "neurodecode features --subject {wildcards.subject:q} --cache . --space {params.grid:q}"
+        " --model {params.extractor:q} --missing-captions {params.missing:q}"
+        " --out {output.features:q} --device {params.device:q} --no-progress > {log:q} 2>&1"

@@ -1,15 +1,14 @@
-# One self-contained HTML report per subject at the top of the derivatives folder. With a
-# `contrastive` section the report adds the retrieval results and example images (read from
-# the release through the prepared cache).
+# One self-contained HTML report per subject at the top of the derivatives folder, with one
+# section per capability that is on: the rule collects whatever outputs the rule files put in
+# REPORT_INPUTS. The prepared cache lets sections show the release's images (and, on a
+# synthetic release, score against the ground truth).
 
 
 rule report:
     input:
-        table=ROITABLE,
-        scores=expand(SCOREMAP, fspace=SPACES, allow_missing=True),
+        outputs=report_inputs,
+        cache=PREPARED,
         root=DATA_ROOT,
-        contrastive=CONTRASTIVE if "contrastive" in config else [],
-        cache=PREPARED if "contrastive" in config else [],
     output:
         html=REPORT,
         sidecar=sidecar(REPORT),
@@ -18,13 +17,10 @@ rule report:
     log:
         "logs/report/sub-{subject}.log",
     params:
-        dataset=DATASET,
-        scores=lambda wc, input: named_inputs(SPACES, input.scores),
+        dataset=DATASET.name,
+        grid=GRID,
         background=background_image,
-        contrastive=lambda wc, input: (
-            f"--contrastive {input.contrastive} --cache-dir ." if input.contrastive else ""
-        ),
     shell:
-        "neurodecode report --subject {wildcards.subject} --dataset {params.dataset}"
-        " --table {input.table} --scores {params.scores} --background {params.background}"
-        " {params.contrastive} --out {output.html} > {log} 2>&1"
+        "neurodecode report --subject {wildcards.subject:q} --dataset {params.dataset:q}"
+        " --inputs {input.outputs:q} --cache . --space {params.grid:q}"
+        " --background {params.background:q} --out {output.html:q} > {log:q} 2>&1"
