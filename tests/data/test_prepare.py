@@ -7,7 +7,6 @@ import json
 import numpy as np
 import pytest
 
-from neurodecode.data import _prepare
 from neurodecode.data._cache import load_prepared
 from neurodecode.data._prepare import PrepareConfig, prepare_subject
 
@@ -81,38 +80,43 @@ def test_prepared_subject_api(tree, tmp_path):
 
 
 def test_resume_does_nothing_and_interrupt_leaves_nothing_complete(tree, tmp_path, monkeypatch):
+    from neurodecode.data import _nsd
+
     root, _ = tree
     cfg = PrepareConfig("nsd", root, "subj01", tmp_path / "c")
     paths = prepare_subject(cfg)
     files = (*paths.outputs, paths.sidecar)
     stamp = {p: p.stat().st_mtime_ns for p in files}
-    monkeypatch.setattr(_prepare, "read_masked_betas", None)  # any read would now fail
+    monkeypatch.setattr(_nsd, "read_masked_betas", None)  # any read would now fail
     prepare_subject(cfg)
     assert stamp == {p: p.stat().st_mtime_ns for p in files}
     monkeypatch.undo()
 
     calls = {"n": 0}
-    real = _prepare.read_masked_betas
+    real = _nsd.read_masked_betas
 
-    def failing(path, ijk):
+    def failing(path, ijk, **kwargs):
         calls["n"] += 1
         if calls["n"] == 2:
             raise KeyboardInterrupt("simulated interrupt in session 2")
-        return real(path, ijk)
+        return real(path, ijk, **kwargs)
 
-    monkeypatch.setattr(_prepare, "read_masked_betas", failing)
+    monkeypatch.setattr(_nsd, "read_masked_betas", failing)
     out2 = tmp_path / "c2"
     with pytest.raises(KeyboardInterrupt):
         prepare_subject(PrepareConfig("nsd", root, "subj01", out2))
     folder = out2 / "sub-subj01"
     assert not any(p.name.endswith((".npy", ".json", ".h5", ".tsv")) for p in folder.iterdir())
-    with pytest.raises(Exception, match="incomplete"):
+    assert not [p for p in folder.iterdir() if ".tmp" in p.name]  # temporaries removed
+    with pytest.raises(Exception, match="no prepared cache"):
         load_prepared(out2, "subj01")
-    # a different config over an existing cache first withdraws the old sidecar
+    # a failed run with another config leaves the existing cache whole, as it was
     calls["n"] = 0
     with pytest.raises(KeyboardInterrupt):
         prepare_subject(PrepareConfig("nsd", root, "subj01", tmp_path / "c", fmt="nii.gz"))
-    assert not paths.sidecar.exists()
+    assert stamp == {p: p.stat().st_mtime_ns for p in files}
+    assert load_prepared(tmp_path / "c", "subj01").config["fmt"] == "auto"
     monkeypatch.undo()
-    prepare_subject(cfg)
-    assert load_prepared(tmp_path / "c", "subj01").betas.shape[0] == 36
+    prepare_subject(PrepareConfig("nsd", root, "subj01", tmp_path / "c", fmt="nii.gz"))
+    again = load_prepared(tmp_path / "c", "subj01")
+    assert again.config["fmt"] == "nii.gz" and again.betas.shape[0] == 36

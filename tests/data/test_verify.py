@@ -2,27 +2,17 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
 import h5py
 import numpy as np
 
+from neurodecode.cli import main
 from neurodecode.data import _nsd_layout as nsd
-from neurodecode.data._manifest import build_manifest
-from neurodecode.stages import data as data_stage
+from neurodecode.data._datasets import build_manifest
 
 from ._nsd_tree import write_tree
-
-
-def main(argv):
-    """The `neurodecode data` sub-command alone (other stages may not be installed yet)."""
-    parser = argparse.ArgumentParser()
-    data_stage.register(parser.add_subparsers())
-    args = parser.parse_args(argv)
-    return args.func(args)
-
 
 MANIFESTS = Path(__file__).resolve().parents[2] / "data_manifests"
 

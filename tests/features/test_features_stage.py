@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 from data._nsd_tree import write_tree  # tests/data is a package on the test path
 
+from neurodecode.cli import main
 from neurodecode.data._cache import load_prepared
 from neurodecode.data._prepare import PrepareConfig, prepare_subject
 from neurodecode.features import read_features
-from neurodecode.stages.features import FeaturesConfig, run, stimulus_source
+from neurodecode.stages.features import FeaturesConfig, feature_path, run
 
 
 def _write_stimulus_brick(root, n):
@@ -39,9 +40,13 @@ def cache(tmp_path_factory):
 def test_stage_writes_every_stimulus_with_a_sidecar(cache):
     from neurodecode.synth import truth_features
 
-    out = run(FeaturesConfig(subject="subj01", cache=cache, model="synth-colour", progress=False))
-    assert out == cache / "features" / "synth-colour.h5"
-    prep, stimuli = stimulus_source(cache, "subj01")
+    out = run(
+        FeaturesConfig(subject="subj01", cache=cache, model="synth-colour", progress=False)
+    ).features
+    assert out == feature_path(cache, "subj01", "synth-colour")
+    assert out == cache / "sub-subj01" / "features" / "sub-subj01_desc-synthcolour_features.h5"
+    prep = load_prepared(cache, "subj01")
+    stimuli = prep.stimuli
     ids = np.unique(prep.trials["stim_id"])
     got_ids, X = read_features(out)
     np.testing.assert_array_equal(got_ids, ids)
@@ -53,16 +58,8 @@ def test_stage_writes_every_stimulus_with_a_sidecar(cache):
 
 
 def test_cli_parses_the_documented_command(cache, tmp_path):
-    import argparse
-
-    from neurodecode.stages import features
-
-    parser = argparse.ArgumentParser()
-    features.register(parser.add_subparsers())
     target = tmp_path / "p.h5"
-    args = parser.parse_args(
-        ["features", "--subject", "subj01", "--cache", str(cache), "--model", "synth-prf",
-         "--out", str(target), "--no-progress"]
-    )  # fmt: skip
-    assert args.func(args) == 0
+    argv = ["features", "--subject", "subj01", "--cache", str(cache), "--model", "synth-prf",
+            "--out", str(target), "--no-progress"]  # fmt: skip
+    assert main(argv) == 0
     assert read_features(target)[1].shape[1] == 256

@@ -26,7 +26,7 @@ B5K_ROIS = ("EarlyVis", "LOC", "OPA", "PPA", "RSC")
 def _dry_run(config: Path, out: Path, capfd, data_root: Path) -> str:
     status = run(RunConfig(config=config, out=out, data_root=data_root, cores=1, dry_run=True))
     text = capfd.readouterr().out
-    assert status == 0, text
+    assert status.status == 0, text
     return text
 
 
@@ -65,7 +65,7 @@ def test_shipped_release_config_dry_runs_with_only_a_data_root(tmp_path, capfd, 
         (cmd,) = [c for c in evaluate if f"sub-{subject}/" in c]
         (rep,) = [c for c in report if f"--subject {subject} " in c]
         if name == "bold5000":
-            assert "--atlas" not in cmd
+            assert "--atlases" not in cmd
             for roi in B5K_ROIS:
                 lh, rh = (str(root / b5k.roi_mask_path(subject, h, roi)) for h in ("LH", "RH"))
                 assert f"LH{roi}={lh} " in cmd and f" {roi}={lh},{rh}" in cmd
@@ -74,7 +74,7 @@ def test_shipped_release_config_dry_runs_with_only_a_data_root(tmp_path, capfd, 
         else:
             from neurodecode.data import _nsd_layout as nsd
 
-            assert "--mask" not in cmd
+            assert "--masks" not in cmd
             for atlas in cfg["evaluate"]["atlases"]:
                 assert str(root / nsd.roi_path(subject, atlas, cfg["space"])) in cmd
                 assert f"{atlas}={root / nsd.ctab_path(subject, atlas)}" in cmd
@@ -98,7 +98,7 @@ def test_bold5000_masks_and_brain_mask_are_found_where_the_release_unpacked_them
     path.write_text(yaml.safe_dump(cfg))
     text = _dry_run(path, tmp_path / "out", capfd, root)
     (cmd,) = _shell_commands(text, "evaluate")
-    masks = dict(m.split("=", 1) for m in cmd.split("--mask ")[1].split(" --")[0].split())
+    masks = dict(m.split("=", 1) for m in cmd.split("--masks ")[1].split(" --")[0].split())
     assert masks["LHLOC"] == str(spm / "sub-CSI2_mask-LHLO.nii.gz")
     assert masks["LOC"].split(",") == [
         str(spm / f"sub-CSI2_mask-{s}.nii.gz") for s in ("LHLO", "RHLO")
@@ -121,7 +121,7 @@ def test_unknown_bold5000_roi_in_the_config_is_an_error(tmp_path, capfd):
         RunConfig(config=path, out=tmp_path / "out", data_root=tmp_path / "release", dry_run=True)
     )
     captured = capfd.readouterr()
-    assert status != 0
+    assert status.status != 0
     assert "FFA" in captured.out + captured.err
 
 
@@ -140,17 +140,20 @@ def test_square_images_crop_the_centre_and_resize():
 
 
 def test_prepared_space_is_the_subjects_only_cache(tmp_path):
-    from neurodecode.stages.features import prepared_space
+    from neurodecode.data import ReleaseError, load_prepared
+    from neurodecode.data._cache import find_spaces
 
-    assert prepared_space(tmp_path, "CSI1") == "func1pt8mm"  # none yet: the NSD default
+    assert find_spaces(tmp_path, "CSI1") == []
+    with pytest.raises(ReleaseError, match="no prepared cache"):
+        load_prepared(tmp_path, "CSI1")
     folder = tmp_path / "sub-CSI1"
     folder.mkdir()
     (folder / "sub-CSI1_space-T1w_desc-prepared_bold.json").touch()
     (folder / "sub-CSI1_space-T1w_desc-clip_stat-r_statmap.json").touch()
-    assert prepared_space(tmp_path, "CSI1") == "T1w"
+    assert find_spaces(tmp_path, "CSI1") == ["T1w"]
     (folder / "sub-CSI1_space-MNI_desc-prepared_bold.json").touch()
     with pytest.raises(ValueError, match="pass --space"):
-        prepared_space(tmp_path, "CSI1")
+        load_prepared(tmp_path, "CSI1")
 
 
 # ---------------------------------------------------------------------------- end to end
@@ -179,7 +182,7 @@ def bold5000_run(tmp_path_factory):
     }
     path = tmp / "bold5000.yaml"
     path.write_text(yaml.safe_dump(cfg))
-    status = run(RunConfig(config=path, out=out, cores=1))
+    status = run(RunConfig(config=path, out=out, cores=1)).status
     return status, out, cfg
 
 
@@ -209,7 +212,7 @@ def test_whole_workflow_on_a_tiny_bold5000_world(bold5000_run):
     for roi in B5K_ROIS:
         assert f">{roi}<" in html
     # the test split is BOLD5000's repeated images; features cover every image shown
-    encode = read_json(out / "sub-CSI1" / "sub-CSI1_desc-clipimage_model.json")
+    encode = read_json(out / "sub-CSI1" / "sub-CSI1_desc-clipimage_rois.json")
     assert encode["n_test_images"] > 0
     trials = pd.read_csv(next((out / "sub-CSI1").glob("*_desc-prepared_trials.tsv")), sep="\t")
     repeated = trials.groupby("stim_id")["split"].agg(lambda s: s.iloc[0])

@@ -1,12 +1,12 @@
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
 
-from neurodecode.stages.evaluate import EvaluateConfig, read_ctab, run, summarize_rois
+from neurodecode.cli import main
+from neurodecode.data._volumes import read_ctab
+from neurodecode.stages.evaluate import EvaluateConfig, run, summarize_rois
 
 
 def test_bootstrap_ci_matches_the_normal_interval():
@@ -70,7 +70,7 @@ def test_stage_reads_volumes_and_writes_table_with_sidecar(tmp_path):
             out=tmp_path / "sub-x" / "t.tsv",
             n_bootstrap=200,
         )
-    )
+    ).table
     table = pd.read_csv(out, sep="\t").set_index("roi")
     assert list(table.index) == ["OPA", "PPA"]
     assert table.loc["OPA", "mean"] == pytest.approx(0.5)
@@ -78,7 +78,7 @@ def test_stage_reads_volumes_and_writes_table_with_sidecar(tmp_path):
     assert table.loc["OPA", "noise_ceiling"] == pytest.approx(0.6)
     side = read_json(tmp_path / "sub-x" / "t.json")
     assert side["stage"] == "evaluate" and side["config"]["n_bootstrap"] == 200
-    assert read_ctab(tmp_path / "floc-places.mgz.ctab") == {0: "Unknown", 1: "OPA", 2: "PPA"}
+    assert read_ctab(tmp_path / "floc-places.mgz.ctab") == {1: "OPA", 2: "PPA"}
 
 
 def _save(path, data):
@@ -105,7 +105,7 @@ def test_binary_masks_are_named_rois_and_comma_files_are_their_union(tmp_path):
         "out": tmp_path / "t.tsv",
         "n_bootstrap": 100,
     }
-    table = pd.read_csv(run(EvaluateConfig(**args)), sep="\t").set_index("roi")
+    table = pd.read_csv(run(EvaluateConfig(**args)).table, sep="\t").set_index("roi")
     assert list(table.index) == ["LHPPA", "RHPPA", "PPA"]
     assert table["n_voxels"].tolist() == [4, 4, 8]
     assert table.loc["LHPPA", "mean"] == pytest.approx(0.2)
@@ -128,7 +128,7 @@ def test_masks_and_atlases_together_and_input_errors(tmp_path):
                 scores={"a": score}, atlases=[tmp_path / "atlas.nii.gz"],
                 masks={"M": [tmp_path / "m.nii.gz"]}, out=tmp_path / "t.tsv", n_bootstrap=100,
             )
-        ),
+        ).table,
         sep="\t",
     )  # fmt: skip
     assert table["roi"].tolist() == ["atlas-1", "M"]  # no ctab: labels named atlas-k
@@ -139,32 +139,21 @@ def test_masks_and_atlases_together_and_input_errors(tmp_path):
         run(EvaluateConfig(scores={"a": score}, masks={"M": [big]}, out=tmp_path / "y.tsv"))
 
 
-def test_cli_mask_flag(tmp_path):
-    import argparse
-
-    from neurodecode.stages import evaluate
-    from neurodecode.stages.evaluate import parse_mask_specs
-
-    assert parse_mask_specs(["PPA=a.nii.gz,b.nii.gz", "X=c.nii.gz"]) == {
-        "PPA": [Path("a.nii.gz"), Path("b.nii.gz")],
-        "X": [Path("c.nii.gz")],
-    }
-    for bad in (["PPA"], ["PPA="], ["=a.nii.gz"], ["A=a.nii.gz", "A=b.nii.gz"]):
-        with pytest.raises(ValueError, match="--mask"):
-            parse_mask_specs(bad)
+def test_cli_mask_flag(tmp_path, capsys):
     mask = np.zeros((2, 2, 2))
     mask[0] = 1
     _save(tmp_path / "lh.nii.gz", mask)
     _save(tmp_path / "rh.nii.gz", 1 - mask)
     _save(tmp_path / "s.nii.gz", np.full((2, 2, 2), 0.5))
-    parser = argparse.ArgumentParser()
-    evaluate.register(parser.add_subparsers())
-    args = parser.parse_args(
-        ["evaluate", "--scores", f"clip={tmp_path / 's.nii.gz'}", "--mask",
-         f"EarlyVis={tmp_path / 'lh.nii.gz'},{tmp_path / 'rh.nii.gz'}",
-         f"LHEarlyVis={tmp_path / 'lh.nii.gz'}", "--n-bootstrap", "100",
-         "--out", str(tmp_path / "t.tsv")]
-    )  # fmt: skip
-    assert args.func(args) == 0
+    for bad in (["PPA"], ["PPA="], ["=a.nii.gz"], ["A=a.nii.gz", "A=b.nii.gz"]):
+        argv = ["evaluate", "--scores", f"clip={tmp_path / 's.nii.gz'}", "--masks", *bad,
+                "--out", str(tmp_path / "bad.tsv")]  # fmt: skip
+        assert main(argv) == 2
+        assert "--masks" in capsys.readouterr().err
+    argv = ["evaluate", "--scores", f"clip={tmp_path / 's.nii.gz'}", "--masks",
+            f"EarlyVis={tmp_path / 'lh.nii.gz'},{tmp_path / 'rh.nii.gz'}",
+            f"LHEarlyVis={tmp_path / 'lh.nii.gz'}", "--n-bootstrap", "100",
+            "--out", str(tmp_path / "t.tsv")]  # fmt: skip
+    assert main(argv) == 0
     table = pd.read_csv(tmp_path / "t.tsv", sep="\t").set_index("roi")
     assert table.loc["EarlyVis", "n_voxels"] == 8 and table.loc["LHEarlyVis", "n_voxels"] == 4

@@ -61,6 +61,11 @@ def encoding_outputs(tmp_path: Path) -> dict:
             )
     table = sub / "sub-subj01_desc-encoding_stat-r_rois.tsv"
     pd.DataFrame(rows).to_csv(table, sep="\t", index=False)
+    # the evaluate sidecar names the score maps it summarised (the report draws them)
+    RunRecord(
+        stage="evaluate", config={"scores": {k: str(v) for k, v in maps.items()}}, seed=0,
+        split_hash="abc123def4567890",
+    ).write(table, inputs=list(maps.values()))  # fmt: skip
     return {
         "maps": maps,
         "table": table,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from neurodecode.report import ReportInputs, render_subject_report
+from neurodecode.report import ReportInputs, render_report
 
 from ._browser import find_chromium, screenshot
 
@@ -15,19 +15,16 @@ pytestmark = pytest.mark.skipif(
 
 
 def test_report_renders_in_headless_chromium(encoding_outputs, contrastive_outputs, tmp_path):
-    html = render_subject_report(
+    stimuli = contrastive_outputs["stimuli"]
+    html = render_report(
         ReportInputs(
             subject="subj01",
-            roi_table=encoding_outputs["table"],
-            score_maps=encoding_outputs["maps"],
+            outputs=[encoding_outputs["table"], contrastive_outputs["path"]],
             background=encoding_outputs["background"],
-            provenance=encoding_outputs["sidecars"],
             dataset="nsd",
-            contrastive=contrastive_outputs["path"],
-            stimuli=contrastive_outputs["stimuli"],
+            open_stimuli=lambda: stimuli,
         ),
         tmp_path / "report.html",
-        progress=False,
     )
     png = tmp_path / "report.png"
     logs = screenshot(html, png)

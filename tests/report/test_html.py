@@ -6,19 +6,22 @@ import re
 import pandas as pd
 import pytest
 
-from neurodecode.report import ReportInputs, best_feature_spaces, render_subject_report
+from neurodecode.report import ReportInputs, best_feature_spaces, render_report
 
 
-def _inputs(outputs, **kw) -> ReportInputs:
+def _inputs(outputs, extra=(), stimuli=None, **kw) -> ReportInputs:
     return ReportInputs(
         subject="subj01",
-        roi_table=outputs["table"],
-        score_maps=outputs["maps"],
+        outputs=[outputs["table"], *extra],
         background=outputs["background"],
-        provenance=outputs["sidecars"],
         dataset="nsd",
+        open_stimuli=(lambda: stimuli) if stimuli is not None else None,
         **kw,
     )
+
+
+def render_subject_report(inputs, out, progress=False):
+    return render_report(inputs, out)
 
 
 def test_report_is_self_contained(encoding_outputs, tmp_path):
@@ -26,7 +29,7 @@ def test_report_is_self_contained(encoding_outputs, tmp_path):
     text = out.read_text(encoding="utf-8")
     # every image is embedded; nothing points at a server or a sibling file
     srcs = re.findall(r'(?:src|href)="([^"]*)"', text)
-    assert srcs and all(s.startswith("data:") for s in srcs), srcs
+    assert srcs and all(s.startswith(("data:", "#")) for s in srcs), srcs  # in-page anchors
     # two score maps + one bar chart, each a decodable PNG
     pngs = re.findall(r'src="data:image/png;base64,([^"]+)"', text)
     assert len(pngs) == 3
@@ -49,8 +52,7 @@ def test_report_lists_provenance_of_every_sidecar(encoding_outputs, tmp_path):
 def test_unreadable_sidecar_is_reported_not_fatal(encoding_outputs, tmp_path):
     bad = tmp_path / "broken.json"
     bad.write_text("{not json")
-    inputs = _inputs(encoding_outputs)
-    inputs = ReportInputs(**{**inputs.__dict__, "provenance": [bad]})
+    inputs = _inputs(encoding_outputs, provenance=[bad])
     text = render_subject_report(inputs, tmp_path / "r.html", progress=False).read_text()
     assert "unreadable" in text and "broken.json" in text
 
@@ -68,12 +70,17 @@ def test_best_feature_space_without_best_column():
 
 
 def test_failed_render_leaves_no_file(encoding_outputs, tmp_path):
-    inputs = _inputs(encoding_outputs)
-    missing = {"clip-image": tmp_path / "does-not-exist.nii.gz"}
-    inputs = ReportInputs(**{**inputs.__dict__, "score_maps": missing})
-    with pytest.raises(FileNotFoundError):
-        render_subject_report(inputs, tmp_path / "r.html", progress=False)
+    encoding_outputs["maps"]["clip-image"].unlink()  # a score map the table names is gone
+    with pytest.raises(Exception, match="clip"):
+        render_subject_report(_inputs(encoding_outputs), tmp_path / "r.html", progress=False)
     assert not list(tmp_path.glob("*r.html*"))
+
+
+def test_an_input_that_is_not_a_stage_output_is_refused(encoding_outputs, tmp_path):
+    stray = tmp_path / "stray.tsv"
+    stray.write_text("a\n1\n")
+    with pytest.raises(ValueError, match="no sidecar"):
+        render_subject_report(_inputs(encoding_outputs, extra=[stray]), tmp_path / "r.html")
 
 
 def _pngs(text: str) -> list[bytes]:
@@ -86,7 +93,7 @@ def test_contrastive_section_shows_retrieval_curves_and_examples(
     encoding_outputs, contrastive_outputs, tmp_path
 ):
     stimuli = contrastive_outputs["stimuli"]
-    inputs = _inputs(encoding_outputs, contrastive=contrastive_outputs["path"], stimuli=stimuli)
+    inputs = _inputs(encoding_outputs, extra=[contrastive_outputs["path"]], stimuli=stimuli)
     text = render_subject_report(inputs, tmp_path / "r.html", progress=False).read_text()
     assert "Contrastive retrieval" in text
     res = contrastive_outputs["result"]
@@ -110,13 +117,13 @@ def test_contrastive_section_shows_retrieval_curves_and_examples(
     hits = sum(e["query_stim_id"] in e["retrieved_stim_ids"] for e in res["examples"])
     assert text.count('<td class="hit">') == hits
     srcs = re.findall(r'(?:src|href)="([^"]*)"', text)
-    assert all(s.startswith("data:") for s in srcs)
+    assert all(s.startswith(("data:", "#")) for s in srcs)
 
 
 def test_contrastive_examples_without_stimuli_list_ids(
     encoding_outputs, contrastive_outputs, tmp_path
 ):
-    inputs = _inputs(encoding_outputs, contrastive=contrastive_outputs["path"])
+    inputs = _inputs(encoding_outputs, extra=[contrastive_outputs["path"]])
     text = render_subject_report(inputs, tmp_path / "r.html", progress=False).read_text()
     assert "Images not shown" in text
     assert len(_pngs(text)) == 4  # no thumbnails

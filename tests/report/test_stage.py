@@ -1,26 +1,15 @@
 from __future__ import annotations
 
-import argparse
-
 from neurodecode._io import read_json
-from neurodecode.stages import report
-
-
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser()
-    report.register(parser.add_subparsers())
-    return parser
+from neurodecode.cli import main
 
 
 def test_report_cli_writes_html_and_sidecar(encoding_outputs, tmp_path, capsys):
-    scores = [f"{k}={v}" for k, v in encoding_outputs["maps"].items()]
     out = tmp_path / "sub-subj01.html"
-    args = _parser().parse_args(
-        ["report", "--subject", "subj01", "--dataset", "nsd",
-         "--table", str(encoding_outputs["table"]), "--scores", *scores,
-         "--background", str(encoding_outputs["background"]), "--out", str(out)]
-    )  # fmt: skip
-    assert args.func(args) == 0
+    argv = ["report", "--subject", "subj01", "--dataset", "nsd",
+            "--inputs", str(encoding_outputs["table"]),
+            "--background", str(encoding_outputs["background"]), "--out", str(out)]  # fmt: skip
+    assert main(argv) == 0
     assert str(out) in capsys.readouterr().out
     side = read_json(tmp_path / "sub-subj01.json")
     assert side["stage"] == "report" and side["config"]["subject"] == "subj01"
@@ -32,9 +21,8 @@ def test_report_cli_writes_html_and_sidecar(encoding_outputs, tmp_path, capsys):
 
 
 def test_report_cli_reports_missing_settings(tmp_path, capsys):
-    args = _parser().parse_args(["report", "--subject", "subj01"])
-    assert args.func(args) == 2
-    assert "missing" in capsys.readouterr().err
+    assert main(["report", "--subject", "subj01"]) == 2
+    assert "missing --out, --inputs" in capsys.readouterr().err
 
 
 def _prepared_release(root):
@@ -75,14 +63,10 @@ def test_report_cli_shows_contrastive_retrieval_with_release_images(
         {"query_stim_id": int(test_ids[-1]), "retrieved_stim_ids": test_ids[1:6].tolist()},
     ]
     retrieval = write_json_atomic(contrastive_outputs["path"], result)
-    scores = [f"{k}={v}" for k, v in encoding_outputs["maps"].items()]
     out = tmp_path / "sub-subj01.html"
-    args = _parser().parse_args(
-        ["report", "--subject", "subj01", "--table", str(encoding_outputs["table"]),
-         "--scores", *scores, "--contrastive", str(retrieval), "--cache-dir", str(cache),
-         "--out", str(out)]
-    )  # fmt: skip
-    assert args.func(args) == 0
+    argv = ["report", "--subject", "subj01", "--inputs", str(encoding_outputs["table"]),
+            str(retrieval), "--cache", str(cache), "--out", str(out)]  # fmt: skip
+    assert main(argv) == 0
     text = out.read_text()
     assert "Contrastive retrieval" in text and "Images not shown" not in text
     assert len(re.findall(r'<img alt="stimulus \d+"', text)) == 12  # 2 queries x (1 + top-5)

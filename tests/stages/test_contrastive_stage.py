@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 from pathlib import Path
@@ -13,6 +12,7 @@ import pytest
 h5py = pytest.importorskip("h5py")
 pytest.importorskip("torch")
 
+from neurodecode.cli import main  # noqa: E402
 from neurodecode.stages import contrastive  # noqa: E402
 
 
@@ -45,7 +45,7 @@ def _write_prepared_cache(root, subject, betas, stim, split, labels, names):
             Path(f"{prefix}_bold.h5"),
         )
     }
-    sidecar = {"config": {}, "split_hash": "test-hash", "outputs": outputs}
+    sidecar = {"config": {}, "split_hash": "test-hash", "outputs_bytes": outputs}
     Path(f"{prefix}_bold.json").write_text(json.dumps(sidecar))
 
 
@@ -75,14 +75,10 @@ def _write_inputs(tmp_path):
 
 def test_stage_cli_writes_model_retrieval_and_report_data(tmp_path):
     _write_inputs(tmp_path)
-    parser = argparse.ArgumentParser()
-    contrastive.register(parser.add_subparsers())
-    args = parser.parse_args(
-        ["contrastive", "--subject", "subj01", "--cache-dir", str(tmp_path / "prepared"),
-         "--features", str(tmp_path / "clip.h5"), "--text-features", str(tmp_path / "text.h5"),
-         "--out", str(tmp_path / "out"), "--epochs", "15", "--ablation"]
-    )  # fmt: skip
-    assert args.func(args) == 0
+    argv = ["contrastive", "--subject", "subj01", "--cache", str(tmp_path / "prepared"),
+            "--features", str(tmp_path / "clip.h5"), "--text-features", str(tmp_path / "text.h5"),
+            "--out", str(tmp_path / "out"), "--epochs", "15", "--ablation"]  # fmt: skip
+    assert main(argv) == 0
     out = tmp_path / "out"
     res = json.loads((out / "sub-subj01_desc-contrastive_retrieval.json").read_text())
     assert res["n_test_stimuli"] == 100 and res["n_train_trials"] == 800
@@ -100,6 +96,10 @@ def test_stage_cli_writes_model_retrieval_and_report_data(tmp_path):
     sidecar = json.loads((out / "sub-subj01_desc-contrastive_retrieval.meta.json").read_text())
     assert sidecar["stage"] == "contrastive" and "retrieval_top1" in sidecar
     assert (out / "sub-subj01_desc-contrastive_model" / "model.safetensors").is_file()
+    from neurodecode.features import read_features
+
+    ids, pred = read_features(out / "sub-subj01_desc-contrastive_predictions.h5")
+    assert sorted(ids.tolist()) == list(range(1000, 1100)) and pred.shape == (100, 16)
 
     data = contrastive.report_data(out / "sub-subj01_desc-contrastive_retrieval.json")
     assert {r["model"] for r in data["table"]} == {"contrastive", "ridge_baseline", "text"}
@@ -112,15 +112,17 @@ def test_stage_cli_writes_model_retrieval_and_report_data(tmp_path):
 def test_roi_selection_and_lazy_rows(tmp_path):
     _write_inputs(tmp_path)
     cfg = contrastive.ContrastiveStageConfig(
-        subject="subj01", cache_dir=tmp_path / "prepared", features=tmp_path / "clip.h5",
+        subject="subj01", cache=tmp_path / "prepared", features=tmp_path / "clip.h5",
         out=tmp_path / "out", roi="V1v", epochs=2, n_draws=2,
     )  # fmt: skip
-    res = json.loads(contrastive.run(cfg).read_text())
+    res = json.loads(contrastive.run(cfg).retrieval.read_text())
     assert res["roi"] == "V1v" and res["n_voxels"] == 60
     with pytest.raises(ValueError, match="no ROI 'FFA-1'"):
         contrastive.run(dataclasses.replace(cfg, roi="FFA-1"))
 
+    from neurodecode.data import RowView
+
     betas = np.arange(40, dtype=np.float32).reshape(10, 4)
-    view = contrastive._Rows(betas, np.array([7, 2, 5]), np.array([3, 0]))
+    view = RowView(betas, np.array([7, 2, 5]), np.array([3, 0]))
     assert view.shape == (3, 2) and len(view) == 3
     np.testing.assert_array_equal(view[np.array([2, 0, 1])], betas[[5, 7, 2]][:, [3, 0]])
