@@ -13,7 +13,16 @@ import importlib
 from typing import Any
 
 # public name -> (private module, attribute); the decoding capabilities add theirs here
-_LAZY: dict[str, tuple[str, str]] = {}
+_LAZY: dict[str, tuple[str, str]] = {
+    "RidgeFlowDecoder": ("_flow_ridge", "RidgeFlowDecoder"),
+    "CodebookFlowDecoder": ("_flow_codebook", "CodebookFlowDecoder"),
+    "WarpAnimator": ("_animate", "WarpAnimator"),
+    "MotionVideoModel": ("_animate", "MotionVideoModel"),
+    "DiffusersMotionVideoModel": ("_animate", "DiffusersMotionVideoModel"),
+    "load_motion_video_model": ("_animate", "load_motion_video_model"),
+    "save_gif": ("_animate", "save_gif"),
+    "score_flows": ("_motion_eval", "score_flows"),
+}
 
 __all__ = sorted(_LAZY)
 

@@ -51,7 +51,12 @@ def save_npy(path: Path, obj: Any) -> None:
 
 
 def save_video(path: Path, frames: np.ndarray, fps: float) -> None:
-    """Frames uint8 ``(T, H, W, 3)`` RGB as an MPEG-4 (``mp4v``) video, atomically (OpenCV)."""
+    """Frames uint8 ``(T, H, W, 3)`` RGB as an MPEG-4 file, atomically (OpenCV).
+
+    The frames are PNG-coded in the MP4 container (lossless: the synthetic clips' pixels are
+    their ground truth, as the other writers keep their images exact); OpenCV builds without
+    that encoder fall back to MPEG-4 Part 2 (``mp4v``, lossy).
+    """
     try:
         import cv2
     except ImportError:
@@ -61,8 +66,11 @@ def save_video(path: Path, frames: np.ndarray, fps: float) -> None:
         ) from None
     height, width = frames.shape[1:3]
     with atomic_output_path(path) as tmp:
-        writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), fps, (width, height))
-        if not writer.isOpened():
+        for codec in ("png ", "mp4v"):
+            writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*codec), fps, (width, height))
+            if writer.isOpened():
+                break
+        else:
             raise OSError(f"{path}: OpenCV cannot write MPEG-4 video here")
         try:
             for frame in frames:

@@ -8,6 +8,11 @@ weight between the two nearest direction bins (linear on the circle) and the two
 bins (linear in log2 speed; below the slowest bin the weight falls linearly to 0 at rest), so a
 cell's mean flow is close to a linear function of its energies: what an MT population carries.
 Flow is measured in pixels per frame of a 64-pixel frame (other sizes are rescaled).
+
+The space has two halves: the energy of the flow itself (what MT cells that integrate motion
+over their receptive field see) and the energy of the flow relative to the frame's mean flow
+(what MT cells with antagonistic surrounds see: about half of MT's cells are suppressed by
+wide-field motion, so they signal an object's motion against a moving background).
 """
 
 from __future__ import annotations
@@ -20,9 +25,11 @@ __all__ = [
     "MOTION_DIM",
     "MOTION_DIRECTIONS",
     "MOTION_GRID",
+    "MOTION_HALF",
     "MOTION_SPEEDS",
     "VIDEO_TRUTH_SPACES",
     "motion_energy",
+    "motion_features",
     "video_truth_features",
 ]
 
@@ -30,7 +37,9 @@ MOTION_GRID = 8
 MOTION_DIRECTIONS = 8
 #: Speed bins (pixels per frame at a 64-pixel side).
 MOTION_SPEEDS: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0)
-MOTION_DIM = MOTION_GRID * MOTION_GRID * MOTION_DIRECTIONS * len(MOTION_SPEEDS)
+#: Size of each half of the space (integrative, then surround-antagonistic).
+MOTION_HALF = MOTION_GRID * MOTION_GRID * MOTION_DIRECTIONS * len(MOTION_SPEEDS)
+MOTION_DIM = 2 * MOTION_HALF
 #: The image world's spaces plus 'motion'.
 VIDEO_TRUTH_SPACES: dict[str, int] = {**TRUTH_SPACES, "motion": MOTION_DIM}
 _CANON = 64.0
@@ -60,7 +69,7 @@ def motion_energy(flow: np.ndarray, chunk: int = 16) -> np.ndarray:
 
     Returns
     -------
-    ndarray of float32, shape (n, MOTION_DIM)
+    ndarray of float32, shape (n, MOTION_HALF)
         Row-major over (cell row, cell column, direction, speed); directions are
         ``2 pi k / MOTION_DIRECTIONS`` counter-clockwise from +x in image coordinates (so the
         second bin points down-right on screen).
@@ -69,7 +78,7 @@ def motion_energy(flow: np.ndarray, chunk: int = 16) -> np.ndarray:
     if flow.ndim != 5 or flow.shape[-1] != 2:
         raise ValueError(f"expected flow of shape (n, P, H, W, 2), got {flow.shape}")
     n, p, h, w, _ = flow.shape
-    out = np.zeros((n, MOTION_DIM), dtype=np.float32)
+    out = np.zeros((n, MOTION_HALF), dtype=np.float32)
     rows = (np.arange(h) * MOTION_GRID) // h
     cols = (np.arange(w) * MOTION_GRID) // w
     cell = (rows[:, None] * MOTION_GRID + cols[None, :]).ravel()  # (H*W,)
@@ -85,16 +94,24 @@ def motion_energy(flow: np.ndarray, chunk: int = 16) -> np.ndarray:
         d1 = (d0 + 1) % n_dir
         dfrac = angle - np.floor(angle)
         s0, s1, ws0, ws1 = _speed_weights(speed)
-        base = (np.arange(m)[:, None, None] * MOTION_DIM) + cell[None, None, :] * (n_dir * n_speed)
-        total = np.zeros(m * MOTION_DIM)
+        base = (np.arange(m)[:, None, None] * MOTION_HALF) + cell[None, None, :] * (n_dir * n_speed)
+        total = np.zeros(m * MOTION_HALF)
         for d, wd in ((d0, 1.0 - dfrac), (d1, dfrac)):
             for s, wsp in ((s0, ws0), (s1, ws1)):
                 idx = base + d * n_speed + s
-                total += np.bincount(idx.ravel(), (wd * wsp).ravel(), minlength=m * MOTION_DIM)
+                total += np.bincount(idx.ravel(), (wd * wsp).ravel(), minlength=m * MOTION_HALF)
         total = total.reshape(m, MOTION_GRID**2, n_dir * n_speed)
         total /= per_cell[None, :, None] * p
-        out[start : start + m] = total.reshape(m, MOTION_DIM)
+        out[start : start + m] = total.reshape(m, MOTION_HALF)
     return out
+
+
+def motion_features(flow: np.ndarray) -> np.ndarray:
+    """The ``'motion'`` space: :func:`motion_energy` of the flow, then of the flow minus each
+    frame pair's mean flow (the surround-antagonistic half): ``(n, MOTION_DIM)``."""
+    flow = np.asarray(flow, dtype=np.float32)
+    relative = flow - flow.mean(axis=(2, 3), keepdims=True)
+    return np.concatenate([motion_energy(flow), motion_energy(relative)], axis=1)
 
 
 def video_truth_features(frames: np.ndarray, flow: np.ndarray) -> dict[str, np.ndarray]:
@@ -111,7 +128,7 @@ def video_truth_features(frames: np.ndarray, flow: np.ndarray) -> dict[str, np.n
     dict of str to ndarray of float32
         Every space of ``VIDEO_TRUTH_SPACES``: ``prf_energy``, ``colour``, ``category`` and
         ``nuisance`` as :func:`truth_features` of each frame averaged over the clip's frames,
-        and ``motion`` (:func:`motion_energy`).
+        and ``motion`` (:func:`motion_features`).
     """
     frames = np.asarray(frames)
     if frames.ndim != 5:
@@ -120,5 +137,5 @@ def video_truth_features(frames: np.ndarray, flow: np.ndarray) -> dict[str, np.n
     flat = truth_features(frames.reshape(n * t, *frames.shape[2:]))
     out = {k: v.reshape(n, t, -1).mean(axis=1, dtype=np.float64).astype(np.float32)
            for k, v in flat.items()}  # fmt: skip
-    out["motion"] = motion_energy(flow)
+    out["motion"] = motion_features(flow)
     return out

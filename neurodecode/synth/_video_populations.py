@@ -39,7 +39,9 @@ def mt_tuning(ctx: CellContext) -> Tuning:
     """MT voxels: a Gaussian receptive field over the motion grid (sd 0.1-0.2 of the side,
     mostly in the contralateral field), von Mises direction tuning (kappa 1.5-3) around a
     preferred direction, and log-Gaussian speed tuning around a preferred speed (0.7-3.5
-    pixels per frame). Weights over ``'motion'`` sum to 1 over space."""
+    pixels per frame). Half the voxels integrate motion, half have antagonistic surrounds
+    (they read the second half of ``'motion'``: motion relative to the frame's mean). Weights
+    sum to 1 over space."""
     n = ctx.position.shape[0]
     x_lo, x_hi = (0.35, 0.95) if ctx.hemisphere == "lh" else (0.05, 0.65)
     a = ctx.position[:, 1] if ctx.hemisphere == "lh" else 1 - ctx.position[:, 1]
@@ -56,9 +58,15 @@ def mt_tuning(ctx: CellContext) -> Tuning:
     direction = np.exp(kappa * (np.cos(_DIRECTIONS[:, None] - preferred[None, :]) - 1.0))
     speed_w = np.exp(-0.5 * ((_LOG_SPEEDS[:, None] - speed[None, :]) / _SPEED_WIDTH) ** 2)
     w = rf[:, None, None, :] * direction[None, :, None, :] * speed_w[None, None, :, :]
+    w = w.reshape(-1, n)
+    surround = ctx.rng.random(n) < 0.5
+    weights = np.zeros((2 * w.shape[0], n))
+    weights[: w.shape[0], ~surround] = w[:, ~surround]
+    weights[w.shape[0] :, surround] = w[:, surround]
     degrees = np.rint(np.rad2deg(preferred)).astype(int) % 360
-    names = np.array([f"direction {d:03d}" for d in degrees])
-    return Tuning(w.reshape(-1, n), names, centre.astype(np.float32), sigma.astype(np.float32))
+    names = np.array([f"direction {d:03d}{' surround' if s else ''}"
+                      for d, s in zip(degrees, surround, strict=True)])  # fmt: skip
+    return Tuning(weights, names, centre.astype(np.float32), sigma.astype(np.float32))
 
 
 _PRF = POPULATION_FAMILIES[0]
