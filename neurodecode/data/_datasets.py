@@ -16,6 +16,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from neurodecode._registry import Registry
+
 __all__ = [
     "DatasetSpec",
     "build_manifest",
@@ -97,30 +99,24 @@ class DatasetSpec:
         return {}
 
 
-_REGISTRY: dict[str, DatasetSpec] = {}
+_REGISTRY: Registry[DatasetSpec] = Registry("dataset", lambda spec: spec.name)
 
 
 def register_dataset(spec: DatasetSpec, *, overwrite: bool = False) -> DatasetSpec:
     """Add a release to the registry (``overwrite`` to replace one of the same name)."""
-    if spec.name in _REGISTRY and not overwrite:
-        raise ValueError(f"dataset {spec.name!r} is already registered")
-    _REGISTRY[spec.name] = spec
-    return spec
+    return _REGISTRY.register(spec, overwrite=overwrite)
 
 
 def list_datasets() -> list[str]:
     """Registered dataset names, sorted."""
     _ensure_builtin()
-    return sorted(_REGISTRY)
+    return _REGISTRY.names()
 
 
 def get_dataset(name: str) -> DatasetSpec:
     """The registry entry of ``name``; an unknown name lists the registered ones."""
     _ensure_builtin()
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise ValueError(f"unknown dataset {name!r}; one of {sorted(_REGISTRY)}") from None
+    return _REGISTRY.get(name)
 
 
 def _nsd_prepare_options(config: Any) -> dict[str, Any]:
