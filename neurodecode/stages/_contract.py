@@ -36,6 +36,7 @@ from neurodecode._outputs import StageRun
 
 __all__ = [
     "EXIT_BAD_INPUT",
+    "SHARED_DOCS",
     "ConfigError",
     "StageConfig",
     "StageOutputs",
@@ -44,6 +45,7 @@ __all__ = [
     "add_stage_parser",
     "config_from_mapping",
     "field_help",
+    "fill_doc",
     "option",
 ]
 
@@ -265,6 +267,25 @@ def _paths_in(value: Any) -> list[Path]:
 
 
 # --------------------------------------------------------------------------- documentation
+#: Descriptions of the settings many stages share, written once (nilearn's docdict): a Config
+#: docstring says ``%(subject)s`` and :func:`fill_doc` puts the text in.
+SHARED_DOCS: dict[str, str] = {
+    "subject": "Subject label as the dataset spells it (subj01, CSI1).",
+    "cache": "The --out folder of neurodecode prepare.",
+    "space": "Grid label of the prepared cache (default: the subject's only one).",
+    "device": "Torch device to run on (cpu, cuda).",
+    "dataset": "Registered dataset the release is (nsd, bold5000).",
+    "root": "Release root.",
+}
+
+
+def fill_doc(cls: type) -> type:
+    """Class decorator: fill ``%(name)s`` in the docstring from :data:`SHARED_DOCS`."""
+    if cls.__doc__:
+        cls.__doc__ = cls.__doc__ % SHARED_DOCS
+    return cls
+
+
 def field_help(cls: type) -> dict[str, str]:
     """Field name -> first line of its description under the docstring's ``Parameters``.
 

@@ -12,12 +12,14 @@ from neurodecode.stages._contract import (
     StageConfig,
     StageOutputs,
     StageSpec,
+    fill_doc,
     option,
 )
 
 __all__ = ["STAGES", "VerifyConfig", "VerifyOutputs", "run"]
 
 
+@fill_doc
 @dataclasses.dataclass(frozen=True)
 class VerifyConfig(StageConfig):
     """Settings of ``neurodecode data verify``.
@@ -25,9 +27,9 @@ class VerifyConfig(StageConfig):
     Parameters
     ----------
     dataset : str
-        Registered dataset the release is (nsd, bold5000).
+        %(dataset)s
     root : Path
-        Release root.
+        %(root)s
     subject : tuple of str or None
         Subjects to check (default: every subject found under the root).
     sessions : tuple of int or None

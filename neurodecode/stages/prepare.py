@@ -12,11 +12,12 @@ from pathlib import Path
 from typing import Any
 
 from neurodecode.data._datasets import dataset_names
-from neurodecode.stages._contract import StageConfig, StageOutputs, StageSpec, option
+from neurodecode.stages._contract import StageConfig, StageOutputs, StageSpec, fill_doc, option
 
 __all__ = ["STAGES", "PrepareOutputs", "PrepareStageConfig", "run"]
 
 
+@fill_doc
 @dataclasses.dataclass(frozen=True)
 class PrepareStageConfig(StageConfig):
     """Settings of ``neurodecode prepare``.
@@ -24,11 +25,11 @@ class PrepareStageConfig(StageConfig):
     Parameters
     ----------
     dataset : str
-        Registered dataset the release is (nsd, bold5000).
+        %(dataset)s
     root : Path
-        Release root.
+        %(root)s
     subject : str
-        Subject label as the dataset spells it (subj01, CSI1).
+        %(subject)s
     out : Path
         Cache root (files go to OUT/sub-SUBJECT/), or the cache's index file itself.
     roi : str or None
