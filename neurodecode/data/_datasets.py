@@ -43,7 +43,7 @@ class DatasetSpec:
     load_subject : callable
         ``load_subject(root, subject, **options) -> Subject``.
     verify : callable
-        ``verify(root, subjects, sessions, fmt) -> list[Problem]``.
+        ``verify(root, subjects, sessions, fmt, manifest) -> list[Problem]``.
     prepare_options : callable
         ``prepare_options(config) -> dict``: the reader options ``prepare`` opens a subject
         with, from a :class:`~neurodecode.data.PrepareConfig`.
@@ -133,16 +133,16 @@ def _bold5000_prepare_options(config: Any) -> dict[str, Any]:
     return {"release": "glmsingle", "sessions": config.sessions, "voxels": config.roi}
 
 
-def _nsd_verify(root: Any, subjects: Any, sessions: Any, fmt: Any) -> list[Any]:
+def _nsd_verify(root: Any, subjects: Any, sessions: Any, fmt: Any, manifest: Any) -> list[Any]:
     from neurodecode.data._verify import verify_release
 
-    return verify_release(root, subjects, sessions, fmt)
+    return verify_release(root, subjects, sessions, fmt, manifest)
 
 
-def _bold5000_verify(root: Any, subjects: Any, sessions: Any, fmt: Any) -> list[Any]:
+def _bold5000_verify(root: Any, subjects: Any, sessions: Any, fmt: Any, manifest: Any) -> list[Any]:
     from neurodecode.data._verify_bold5000 import verify_bold5000
 
-    return verify_bold5000(root, subjects, sessions)
+    return verify_bold5000(root, subjects, sessions, manifest)
 
 
 _BUILTIN_DONE = False
@@ -203,7 +203,28 @@ def build_manifest(dataset: str) -> dict[str, Any]:
     return get_dataset(dataset).build_manifest()
 
 
-def write_manifests(folder: str | os.PathLike[str]) -> list[Path]:
+#: The packaged manifests (``data_manifests/`` in a source checkout links here).
+MANIFEST_DIR = Path(__file__).resolve().parent / "manifests"
+
+
+def load_manifest(dataset: str, path: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+    """A dataset's manifest: ``path`` (e.g. one with checksums a user recorded), else the
+    packaged one. Raises :class:`ReleaseError` naming the file when it is not a manifest."""
+    import json
+
+    from neurodecode.data._errors import ReleaseError
+
+    file = Path(path) if path is not None else MANIFEST_DIR / f"{get_dataset(dataset).name}.json"
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ReleaseError(file, f"unreadable manifest ({exc})") from exc
+    if not isinstance(data, dict) or not isinstance(data.get("files"), list):
+        raise ReleaseError(file, "not a manifest", "a JSON object with a 'files' list")
+    return data
+
+
+def write_manifests(folder: str | os.PathLike[str] = MANIFEST_DIR) -> list[Path]:
     """(Re)write ``folder/<dataset>.json`` for every registered dataset."""
     import json
 

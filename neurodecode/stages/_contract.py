@@ -51,6 +51,8 @@ __all__ = [
 
 #: Exit status of every stage for bad input (flags, config files, releases, missing weights).
 EXIT_BAD_INPUT = 2
+#: Exit status when the machine fails a stage (a full disk): nothing was written.
+EXIT_SYSTEM_ERROR = 1
 
 
 class ConfigError(ValueError):
@@ -533,6 +535,12 @@ def cli_main(spec: StageSpec, args: argparse.Namespace) -> int:
             raise
         print(f"{prog}: error: {_message(exc)}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except OSError as exc:  # the machine, not the input: a full disk, a lost mount...
+        if os.environ.get("NEURODECODE_DEBUG"):
+            raise
+        print(f"{prog}: error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "),
+              file=sys.stderr)  # fmt: skip
+        return EXIT_SYSTEM_ERROR
     if spec.report is not None:
         text = spec.report(outputs)
         if text:

@@ -38,6 +38,8 @@ class VerifyConfig(StageConfig):
         Check only session files of this format (hdf5, nii.gz; default: every format present).
     out : Path or None
         Also write the problems as a JSON report here.
+    manifest : Path or None
+        A manifest JSON with your own recorded sizes/checksums (default: the packaged one).
     """
 
     dataset: str = option(choices=dataset_names)
@@ -46,6 +48,7 @@ class VerifyConfig(StageConfig):
     sessions: tuple[int, ...] | None = option(None, minimum=1)
     fmt: str | None = option(None, choices=("hdf5", "nii.gz"))
     out: Path | None = None
+    manifest: Path | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,7 +70,7 @@ def run(config: VerifyConfig) -> VerifyOutputs:
     def check() -> list[Any]:
         subjects = list(config.subject) if config.subject else None
         sessions = list(config.sessions) if config.sessions else None
-        return spec.verify(config.root, subjects, sessions, config.fmt)
+        return spec.verify(config.root, subjects, sessions, config.fmt, config.manifest)
 
     if config.out is None:
         return VerifyOutputs(problems=tuple(check()))

@@ -42,6 +42,8 @@ class PrepareStageConfig(StageConfig):
         1-based sessions to read (default: every session file present).
     atlases : tuple of str or None
         Atlases kept as ROIs (default: every atlas of the release).
+    nonfinite : str
+        NaN/infinite betas: 'mask' (left out, stored as 0, counted in the sidecar) or 'refuse'.
     progress : bool
         Show a progress bar over the sessions.
     """
@@ -55,6 +57,7 @@ class PrepareStageConfig(StageConfig):
     space: str | None = option(None, pattern=r"[A-Za-z0-9]+")
     sessions: tuple[int, ...] | None = option(None, minimum=1)
     atlases: tuple[str, ...] | None = None
+    nonfinite: str = option("mask", choices=("mask", "refuse"))
     progress: bool = True
 
     def __post_init__(self) -> None:
@@ -82,6 +85,7 @@ class PrepareStageConfig(StageConfig):
         return PrepareConfig(
             dataset=self.dataset, root=self.root, subject=self.subject, out=out, roi=roi,
             fmt=self.fmt, space=space, sessions=self.sessions, atlases=self.atlases,
+            nonfinite=self.nonfinite,
         )  # fmt: skip
 
 
