@@ -336,6 +336,53 @@ def copy_tree(src: Path, dst: Path) -> Path:
     return dst
 
 
+def _run(argv: list[str]) -> tuple[int, str]:
+    """Exit status and everything printed by one in-process CLI run."""
+    import contextlib
+    import io
+
+    from neurodecode.cli import main
+
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf), contextlib.redirect_stderr(buf):
+        status = main(argv)
+    return status, buf.getvalue()
+
+
+def run_case(case: Case, pristine_roots: dict[str, Path], tmp: Path) -> dict:
+    """Damage a copy of the pristine release, run verify and the reading stage, judge."""
+    root = copy_tree(pristine_roots[case.dataset], tmp / "release")
+    target = root / case.file
+    assert target.exists(), target
+    FAULTS[case.fault](target)
+    before = digest(root)
+    name = Path(case.file).name
+    result: dict = {"case": case.id}
+    status, text = _run(["data", "verify", "--dataset", case.dataset, "--root", str(root),
+                         "--subject", SUBJECT[case.dataset]])  # fmt: skip
+    result["verify"] = "error" if status == 2 and name in text else "ok" if status == 0 else text
+    out = tmp / "out"
+    if case.stage.startswith("prepare"):
+        status, text = _run(stage_argv(case, root, out))
+        produced = final_outputs(out) if out.exists() else []
+    else:
+        status, text = _run(stage_argv(case, root, out))
+        assert status == 0, f"prepare reads none of these files: {text}"
+        status, text = _run(features_argv(case, out))
+        produced = [out / "f.h5"] if (out / "f.h5").exists() else []
+    if status == 2 and name in text:
+        result["outcome"] = "error"
+        result["corrupt"] = bool(produced)  # a failed stage leaves nothing under final names
+    elif status == 0:
+        result["outcome"] = "ok"
+        result["corrupt"] = not outputs_valid(out)
+    else:
+        result["outcome"] = f"exit {status}: {text[-500:]}"
+        result["corrupt"] = False
+    result["inputs_modified"] = digest(root) != before
+    return result
+
+
 def summarise(results: list[dict]) -> dict:
     return {
         "cases": len(results),
@@ -345,3 +392,22 @@ def summarise(results: list[dict]) -> dict:
         "outputs_corrupted": sum(r["corrupt"] for r in results),
         "inputs_modified": sum(r["inputs_modified"] for r in results),
     }
+
+
+if __name__ == "__main__":
+    import json
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp_dir:
+        base = Path(tmp_dir)
+        roots = {ds: pristine(ds, base) for ds in ("nsd", "bold5000")}
+        results = []
+        for n, case in enumerate(CASES):
+            res = run_case(case, roots, base / f"case{n}")
+            res["expected"] = [case.verify, case.outcome]
+            results.append(res)
+        summary = summarise(results)
+        summary["as_expected"] = sum(
+            r["verify"] == r["expected"][0] and r["outcome"] == r["expected"][1] for r in results
+        )
+        print(json.dumps(summary, indent=1))

@@ -6,24 +6,9 @@ a tiny release and one or two in-process CLI runs). Counts: ``python -m tests.fa
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from neurodecode.cli import main
-
-from ._matrix import (
-    CASES,
-    FAULTS,
-    SUBJECT,
-    copy_tree,
-    digest,
-    features_argv,
-    final_outputs,
-    outputs_valid,
-    pristine,
-    stage_argv,
-)
+from ._matrix import CASES, pristine, run_case
 
 
 @pytest.fixture(scope="module")
@@ -32,50 +17,9 @@ def pristine_roots(tmp_path_factory):
     return {ds: pristine(ds, base) for ds in ("nsd", "bold5000")}
 
 
-def run_case(case, pristine_roots, tmp: Path, capsys) -> dict:
-    root = copy_tree(pristine_roots[case.dataset], tmp / "release")
-    target = root / case.file
-    assert target.exists(), target
-    FAULTS[case.fault](target)
-    before = digest(root)
-    name = Path(case.file).name
-    result: dict = {"case": case.id}
-    capsys.readouterr()
-    status = main(["data", "verify", "--dataset", case.dataset, "--root", str(root),
-                   "--subject", SUBJECT[case.dataset]])  # fmt: skip
-    text = "".join(capsys.readouterr())
-    result["verify"] = "error" if status == 2 and name in text else "ok" if status == 0 else text
-    out = tmp / "out"
-    if case.stage.startswith("prepare"):
-        status = main(stage_argv(case, root, out))
-    else:
-        assert main(stage_argv(case, root, out)) == 0, "prepare reads none of these files"
-        capsys.readouterr()
-        status = main(features_argv(case, out))
-    text = "".join(capsys.readouterr())
-    if status == 2 and name in text:
-        result["outcome"] = "error"
-        ran_last = out / "f.h5" if not case.stage.startswith("prepare") else out / "cache"
-        result["corrupt"] = (
-            ran_last.exists()
-            and any(final_outputs(ran_last.parent))
-            and (not case.stage.startswith("prepare") and (out / "f.h5").exists())
-        )
-    elif status == 0:
-        result["outcome"] = "ok"
-        result["corrupt"] = not outputs_valid(out)
-    else:
-        result["outcome"] = f"exit {status}: {text[-500:]}"
-        result["corrupt"] = False
-    if case.stage.startswith("prepare") and result["outcome"] == "error":
-        result["corrupt"] = bool(final_outputs(out)) if out.exists() else False
-    result["inputs_modified"] = digest(root) != before
-    return result
-
-
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
-def test_fault(case, pristine_roots, tmp_path, capsys):
-    result = run_case(case, pristine_roots, tmp_path, capsys)
+def test_fault(case, pristine_roots, tmp_path):
+    result = run_case(case, pristine_roots, tmp_path)
     assert result["verify"] == case.verify, result
     assert result["outcome"] == case.outcome, result
     assert not result["corrupt"], result
