@@ -273,8 +273,8 @@ def _sessions(root: Path, subj: str, fmts: list[str], real: bool, wanted) -> lis
         s
         for s in range(1, 100)
         for f in fmts
-        if (root / nsd.session_betas_path(subj, s, f)).is_file()
-    }  # type: ignore[arg-type]
+        if (root / nsd.session_betas_path(subj, s, f)).is_file()  # type: ignore[arg-type]
+    }
     if wanted is not None:
         return sorted(wanted)
     return sorted(present | (set(range(1, nsd.SESSIONS_COMPLETED[subj] + 1)) if real else set()))
