@@ -98,6 +98,22 @@ def _repeat_index(k10: np.ndarray) -> np.ndarray:
     return repeat
 
 
+def design_trials(
+    master: np.ndarray, subjectim: np.ndarray, n_shared: int, number: int, trial: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The one place NSD's 1-based design becomes 0-based trial facts.
+
+    For 0-based global trials ``trial``: the 1-based 10k index ``k10 = masterordering[trial]``,
+    the 0-based ``nsdId = subjectim[subject - 1, k10 - 1] - 1``, the repeat index (earlier
+    trials showing the same image) and whether the trial is a shared (test) image
+    (``k10 <= len(sharedix)``: the shared images are the first columns of ``subjectim``).
+    """
+    k10 = master[trial]
+    stim_id = subjectim[number - 1, k10 - 1] - 1
+    repeat = _repeat_index(master)[trial]
+    return k10, stim_id, repeat, k10 <= n_shared
+
+
 def read_design(root: Path, number: int | None = None) -> tuple[np.ndarray, ...]:
     """``(masterordering, subjectim, sharedix)`` of ``nsd_expdesign.mat``, checked.
 
@@ -190,12 +206,8 @@ class NSDSubject(Subject):
                 f"masterordering has {master.size} trials",
                 f"at least {trial.max() + 1} for sessions {sorted(files)}",
             )
-        k10 = master[trial]
-        # nsdId = subjectim[s-1, k10-1] - 1: subjectim and masterordering are 1-based.
-        stim_id = subjectim[number - 1, k10 - 1] - 1
-        repeat = _repeat_index(master)[trial]
+        k10, stim_id, repeat, is_test = design_trials(master, subjectim, n_shared, number, trial)
         run = self._check_responses(root, subject, number, session, in_session, stim_id, k10)
-        is_test = k10 <= n_shared
         trials = pd.DataFrame(
             {
                 "trial": trial,

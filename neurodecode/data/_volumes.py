@@ -257,7 +257,9 @@ def read_ctab(path: str | os.PathLike[str]) -> dict[int, str]:
             and all(p.lstrip("-").isdigit() for p in parts[2:])
         )
         if not ok:
-            raise ReleaseError(path, f"line {number} is not 'ID name [R G B A]': {line!r}")
+            raise ReleaseError(
+                path, f"line {number} is not 'ID name [R G B A]': {line!r}", "FreeSurfer ctab lines"
+            )
         value = int(parts[0])
         if value in seen:
             raise ReleaseError(path, f"line {number}: label {value} defined twice")
