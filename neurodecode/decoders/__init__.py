@@ -12,7 +12,11 @@ from __future__ import annotations
 from neurodecode._lazy import lazy_names
 
 # public name -> (private module, attribute); the decoding capabilities add theirs here
-_LAZY: dict[str, tuple[str, str]] = {}
+_LAZY: dict[str, tuple[str, str]] = {
+    "RidgeDecoder": ("_ridge_decoder", "RidgeDecoder"),
+    "RowIndexedTargets": ("_ridge_decoder", "RowIndexedTargets"),
+    "reliable_voxels": ("_ridge_decoder", "reliable_voxels"),
+}
 
 __all__ = sorted(_LAZY)
 
