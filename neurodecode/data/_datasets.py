@@ -203,30 +203,22 @@ def build_manifest(dataset: str) -> dict[str, Any]:
     return get_dataset(dataset).build_manifest()
 
 
-#: The packaged manifests (``data_manifests/`` in a source checkout links here).
-MANIFEST_DIR = Path(__file__).resolve().parent / "manifests"
-
-
 def load_manifest(dataset: str, path: str | os.PathLike[str] | None = None) -> dict[str, Any]:
     """A dataset's manifest: ``path`` (e.g. one with checksums a user recorded), else the
     packaged one. Raises :class:`ReleaseError` naming the file when it is not a manifest."""
+    from neurodecode.data._manifest import MANIFEST_DIR, read_manifest
+
+    name = get_dataset(dataset).name
+    return read_manifest(Path(path) if path is not None else MANIFEST_DIR / f"{name}.json")
+
+
+def write_manifests(folder: str | os.PathLike[str] | None = None) -> list[Path]:
+    """(Re)write ``folder/<dataset>.json`` (default the packaged ones) for every dataset."""
     import json
 
-    from neurodecode.data._errors import ReleaseError
+    from neurodecode.data._manifest import MANIFEST_DIR
 
-    file = Path(path) if path is not None else MANIFEST_DIR / f"{get_dataset(dataset).name}.json"
-    try:
-        data = json.loads(file.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ReleaseError(file, f"unreadable manifest ({exc})") from exc
-    if not isinstance(data, dict) or not isinstance(data.get("files"), list):
-        raise ReleaseError(file, "not a manifest", "a JSON object with a 'files' list")
-    return data
-
-
-def write_manifests(folder: str | os.PathLike[str] = MANIFEST_DIR) -> list[Path]:
-    """(Re)write ``folder/<dataset>.json`` for every registered dataset."""
-    import json
+    folder = MANIFEST_DIR if folder is None else folder
 
     out = []
     for name in list_datasets():

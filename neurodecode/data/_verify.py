@@ -401,10 +401,11 @@ def manifest_problems(
     ``manifest`` is a manifest JSON (one with the sha256 a user recorded for their copy);
     default the packaged ``data_manifests/<dataset>.json``.
     """
-    from neurodecode.data._datasets import load_manifest
+    from neurodecode.data._manifest import MANIFEST_DIR, read_manifest
 
+    file = Path(manifest) if manifest is not None else MANIFEST_DIR / f"{dataset}.json"
     problems: list[Problem] = []
-    for entry in load_manifest(dataset, manifest)["files"]:
+    for entry in read_manifest(file)["files"]:
         if entry.get("tags", {}).get("subject") != subject:
             continue
         path = root / entry["path"]
