@@ -20,7 +20,7 @@ import numpy as np
 
 from neurodecode.data import _bold_moments_layout as bmd
 from neurodecode.data._errors import ReleaseError
-from neurodecode.data._verify import Problem
+from neurodecode.data._verify import Problem, manifest_problems
 
 __all__ = ["verify_bold_moments"]
 
@@ -89,11 +89,13 @@ def verify_bold_moments(
     root: str | os.PathLike[str],
     subjects: list[str] | None = None,
     sessions: list[int] | None = None,
+    manifest: Path | None = None,
 ) -> list[Problem]:
     """Problems of a BOLD Moments tree; an empty list means every checked file is sound.
 
     ``subjects`` default: those with a GLM folder under ``root``; ``sessions`` default: the
-    main-experiment sessions present (2..5).
+    main-experiment sessions present (2..5); ``manifest``: a manifest JSON to check sizes and
+    checksums against (the packaged one records none, so only a user's is checked).
     """
     root = Path(root)
     mask_path = root / bmd.group_mask_path()
@@ -109,6 +111,8 @@ def verify_bold_moments(
         found, shown = _check_subject(root, label, sessions)
         problems += found
         videos |= shown
+        if manifest is not None:
+            problems += manifest_problems(root, "boldmoments", label, manifest)
     if (root / "stimuli").is_dir():
         for number in sorted(videos):
             path = root / bmd.stimulus_path(number)
