@@ -180,7 +180,7 @@ def _fit(cfg: MotionConfig, d: dict[str, Any], first_train: np.ndarray, log: dic
         models["ridge"] = RidgeFlowDecoder(alphas=cfg.alphas, n_splits=cfg.n_splits).fit(
             d["X_train"], d["flow_train"], groups=d["train_ids"]
         )
-        alphas = models["ridge"].encoder_.best_alphas_
+        alphas = models["ridge"].best_alphas_
         log["ridge"] = {"seconds": round(time.perf_counter() - start, 2),
                         "alpha_median": float(np.median(alphas))}  # fmt: skip
     if "codebook" in cfg.decoders:
