@@ -29,7 +29,7 @@ class FlowCodebook(BaseEstimator):
         The codebook's flow vectors (pixels per frame).
     """
 
-    def __init__(self, n_clusters: int = 40, max_samples: int = 200_000, random_state: int = 0):
+    def __init__(self, n_clusters: int = 40, max_samples: int = 50_000, random_state: int = 0):
         self.n_clusters = n_clusters
         self.max_samples = max_samples
         self.random_state = random_state

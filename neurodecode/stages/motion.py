@@ -68,6 +68,8 @@ class MotionConfig(StageConfig):
         Codebook size of the codebook decoder.
     epochs : int
         Training epochs of the codebook decoder.
+    lr : float
+        AdamW learning rate of the codebook decoder.
     alphas : tuple of float
         Candidate ridge penalties (one chosen per flow component).
     n_splits : int
@@ -97,6 +99,7 @@ class MotionConfig(StageConfig):
     decoders: tuple[str, ...] = option(DECODERS, choices=DECODERS)
     n_clusters: int = option(40, minimum=2)
     epochs: int = option(40, minimum=1)
+    lr: float = option(2e-3, above=0)
     alphas: tuple[float, ...] = option(_ALPHAS, above=0)
     n_splits: int = option(5, minimum=2)
     n_examples: int = option(4, minimum=0)
@@ -157,11 +160,11 @@ def _read(cfg: MotionConfig, prep: Any, flow_path: Path) -> dict[str, Any]:
 def _truth(prep: Any, ids: np.ndarray, grid: int, frames: int) -> dict[str, np.ndarray] | None:
     """Exact flow and object patches of the test clips (synthetic releases only)."""
     from neurodecode.features import downsample_flow, flow_frame_pairs
-    from neurodecode.synth import ground_truth, is_synthetic_release
+    from neurodecode.synth import is_synthetic_release, load_world
 
     if not is_synthetic_release(prep.release_root):
         return None
-    clips = ground_truth(prep.release_root, prep.label, prep.ijk, prep.shape).world.stimuli
+    clips = load_world(prep.release_root).stimuli  # the clips only: no brain is built
     if not hasattr(clips, "flow"):
         return None  # an image world has no motion
     exact = clips.flow(ids)
@@ -186,7 +189,7 @@ def _fit(cfg: MotionConfig, d: dict[str, Any], first_train: np.ndarray, log: dic
     if "codebook" in cfg.decoders:
         start = time.perf_counter()
         models["codebook"] = CodebookFlowDecoder(
-            n_clusters=cfg.n_clusters, epochs=cfg.epochs, random_state=cfg.seed,
+            n_clusters=cfg.n_clusters, epochs=cfg.epochs, lr=cfg.lr, random_state=cfg.seed,
             device=cfg.device, threads=cfg.threads,
         ).fit(d["X_train"], d["flow_train"], first_train, groups=d["train_ids"])  # fmt: skip
         log["codebook"] = {"seconds": round(time.perf_counter() - start, 2),

@@ -31,3 +31,23 @@ def bold_moments_tree(tmp_path_factory) -> dict[str, Path]:
                          "dis-flow", "--no-progress"]) == 0  # fmt: skip
             (base / "complete").touch()
     return {"root": root, "cache": cache, "flow": flow, "subject": SUBJECT}  # type: ignore[dict-item]
+
+
+#: Settings of the shared motion-stage run on the tiny world (the science check's).
+MOTION_ARGS = ("--roi", "MT", "--epochs", "15", "--lr", "0.01", "--n-clusters", "16",
+               "--n-bootstrap", "200", "--n-examples", "2")  # fmt: skip
+
+
+def motion_outputs(tmp_path_factory) -> Path:
+    """The ``neurodecode motion`` output folder on the tiny video world (run once a session)."""
+    from neurodecode.cli import main
+
+    tree = bold_moments_tree(tmp_path_factory)
+    out = tmp_path_factory.getbasetemp() / "bold-moments-tiny" / "motion"
+    with open(out.parent / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (out.parent / "motion-complete").is_file():
+            assert main(["motion", "--subject", SUBJECT, "--cache", str(tree["cache"]),
+                         "--flow", str(tree["flow"]), "--out", str(out), *MOTION_ARGS]) == 0  # fmt: skip
+            (out.parent / "motion-complete").touch()
+    return out
