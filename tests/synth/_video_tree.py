@@ -47,7 +47,8 @@ def motion_outputs(tmp_path_factory) -> Path:
     with open(out.parent / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not (out.parent / "motion-complete").is_file():
-            assert main(["motion", "--subject", SUBJECT, "--cache", str(tree["cache"]),
-                         "--flow", str(tree["flow"]), "--out", str(out), *MOTION_ARGS]) == 0  # fmt: skip
+            argv = ["motion", "--subject", SUBJECT, "--cache", str(tree["cache"]),
+                    "--flow", str(tree["flow"]), "--out", str(out), *MOTION_ARGS]  # fmt: skip
+            assert main(argv) == 0
             (out.parent / "motion-complete").touch()
     return out
