@@ -101,7 +101,8 @@ class RidgeFlowDecoder(BaseEstimator):
 
         meta = read_json(Path(path) / "flow.json")
         ridge = RidgeDecoder.load(path)
-        est = cls(alphas=ridge.alphas, n_splits=ridge.n_splits,
+        alphas = None if ridge.alphas is None else [float(a) for a in ridge.alphas]
+        est = cls(alphas=alphas, n_splits=ridge.n_splits,
                   restandardize=ridge.restandardize, chunk_size=ridge.chunk_size)  # fmt: skip
         est.ridge_, est.flow_shape_ = ridge, tuple(meta["flow_shape"])
         est.n_features_in_ = ridge.n_features_in_

@@ -7,6 +7,8 @@ first use.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from neurodecode.features._extract import (
     TRUTH_EXTRACTORS,
     extract_features,
@@ -67,6 +69,10 @@ __all__ = [
     "upsample_flow",
     "write_features",
 ]
+
+
+if TYPE_CHECKING:
+    from neurodecode.features._flow_codebook import FlowCodebook
 
 
 def __getattr__(name: str) -> object:

@@ -126,7 +126,7 @@ def _write_rois(root: Path, label: str, brain: Any, mask_image: Any) -> None:
 def _write_session(root: Path, label: str, session: int, runs: list[np.ndarray], brain: Any,
                    betas: np.ndarray) -> None:  # fmt: skip
     conditions: list[str] = []
-    events_run = []
+    events_run: list[dict[str, list[Any]]] = []
     for run in runs:
         kinds = [bmd.condition_name(bmd.video_number(s)) for s in run.tolist()]
         conditions += [k for k in kinds if k not in conditions]

@@ -67,7 +67,7 @@ def save_video(path: Path, frames: np.ndarray, fps: float) -> None:
     height, width = frames.shape[1:3]
     with atomic_output_path(path) as tmp:
         for codec in ("png ", "mp4v"):
-            writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*codec), fps, (width, height))
+            writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter.fourcc(*codec), fps, (width, height))
             if writer.isOpened():
                 break
         else:

@@ -47,10 +47,10 @@ def mt_tuning(ctx: CellContext) -> Tuning:
     a = ctx.position[:, 1] if ctx.hemisphere == "lh" else 1 - ctx.position[:, 1]
     centre = np.stack([x_lo + (x_hi - x_lo) * a, 0.05 + 0.9 * (1 - ctx.position[:, 2])], axis=1)
     centre = np.clip(centre + ctx.rng.normal(0.0, 0.05, size=(n, 2)), 0.02, 0.98)
-    sigma = ctx.rng.uniform(0.1, 0.2, size=n)
-    preferred = ctx.rng.uniform(0.0, 2 * np.pi, size=n)
-    kappa = ctx.rng.uniform(1.5, 3.0, size=n)
-    speed = ctx.rng.uniform(-0.5, 1.8, size=n)
+    sigma = np.asarray(ctx.rng.uniform(0.1, 0.2, size=n))
+    preferred = np.asarray(ctx.rng.uniform(0.0, 2 * np.pi, size=n))
+    kappa = np.asarray(ctx.rng.uniform(1.5, 3.0, size=n))
+    speed = np.asarray(ctx.rng.uniform(-0.5, 1.8, size=n))
     gx = np.exp(-0.5 * ((_CELL_CENTRES[:, None] - centre[None, :, 0]) / sigma) ** 2)
     gy = np.exp(-0.5 * ((_CELL_CENTRES[:, None] - centre[None, :, 1]) / sigma) ** 2)
     rf = (gy[:, None, :] * gx[None, :, :]).reshape(MOTION_GRID * MOTION_GRID, n)
@@ -59,7 +59,7 @@ def mt_tuning(ctx: CellContext) -> Tuning:
     speed_w = np.exp(-0.5 * ((_LOG_SPEEDS[:, None] - speed[None, :]) / _SPEED_WIDTH) ** 2)
     w = rf[:, None, None, :] * direction[None, :, None, :] * speed_w[None, None, :, :]
     w = w.reshape(-1, n)
-    surround = ctx.rng.random(n) < 0.5
+    surround = np.asarray(ctx.rng.random(n)) < 0.5
     weights = np.zeros((2 * w.shape[0], n))
     weights[: w.shape[0], ~surround] = w[:, ~surround]
     weights[w.shape[0] :, surround] = w[:, surround]

@@ -124,7 +124,7 @@ class VideoBrain(SimulatedBrain):
     :class:`~neurodecode.synth._clips.ClipBatch` (frames and exact flow).
     """
 
-    families = VIDEO_FAMILIES  # type: ignore[assignment]
+    families = VIDEO_FAMILIES
     spaces = VIDEO_TRUTH_SPACES
 
     def _geometry_key(self) -> int:
@@ -137,7 +137,8 @@ class VideoBrain(SimulatedBrain):
         return video_truth_features(batch.frames, batch.flow)
 
     def true_response_ids(self, stim_ids: np.ndarray) -> np.ndarray:
-        return self.response_to_features(self.stimuli.truth_features(np.asarray(stim_ids)))
+        clips: Any = self.stimuli  # a ClipSet
+        return self.response_to_features(clips.truth_features(np.asarray(stim_ids)))
 
 
 class VideoWorld:
