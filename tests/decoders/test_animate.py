@@ -44,7 +44,7 @@ def test_video_model_seam_adapts_a_pipeline_and_refuses_an_empty_folder(tmp_path
     out = model(np.zeros((16, 16, 3), np.uint8), np.zeros((3, 8, 8, 2)), num_frames=5)
     assert out.shape == (5, 16, 16, 3) and out.dtype == np.uint8 and out.max() == 128
     assert tuple(calls["motion"].shape) == (3, 2, 8, 8) and calls["steps"] == 2
-    with pytest.raises(WeightsNotFoundError, match="model_index.json"):
+    with pytest.raises(WeightsNotFoundError, match=r"model_index\.json"):
         load_motion_video_model(tmp_path)
 
 
