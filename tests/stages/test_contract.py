@@ -237,6 +237,8 @@ CASES: dict[str, Case] = {
             "MT",
             "--epochs",
             "1",
+            "--n-clusters",
+            "4",
             "--n-examples",
             "1",
             "--n-draws",
@@ -244,7 +246,7 @@ CASES: dict[str, Case] = {
             "--n-bootstrap",
             "20",
         ],
-        ["--n-clusters", "8"],
+        ["--n-clusters", "5"],
     ),
 }
 
