@@ -5,6 +5,11 @@ where both decoders must already beat the no-brain baseline. Slow run (``-m slow
 video world (600 x 3 and 50 x 10, 142 MT voxels) on two world seeds, where the issue's
 thresholds hold: decoded-flow EPE <= 0.6 x the mean-training-flow baseline's for both decoders,
 direction accuracy well above chance (1/8).
+
+Measured (EPE / mean-flow EPE against the exact flow; against the DIS targets in brackets):
+tiny world, ridge 0.81 (0.82), codebook 0.77 (0.82); demo world seed 0, ridge 0.48 (0.53),
+codebook 0.37 (0.52); seed 1, ridge 0.585 (0.600), codebook 0.40 (0.56). Direction accuracy on
+the demo world: ridge 0.66 and 0.51, codebook 0.35 and 0.32 (chance 0.125).
 """
 
 from __future__ import annotations
