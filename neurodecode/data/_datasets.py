@@ -139,6 +139,18 @@ def _nsd_verify(root: Any, subjects: Any, sessions: Any, fmt: Any, manifest: Any
     return verify_release(root, subjects, sessions, fmt, manifest)
 
 
+def _bold_moments_prepare_options(config: Any) -> dict[str, Any]:
+    return {"space": config.space, "sessions": config.sessions, "voxels": config.roi}
+
+
+def _bold_moments_verify(
+    root: Any, subjects: Any, sessions: Any, fmt: Any, manifest: Any
+) -> list[Any]:
+    from neurodecode.data._verify_bold_moments import verify_bold_moments
+
+    return verify_bold_moments(root, subjects, sessions, manifest)
+
+
 def _bold5000_verify(root: Any, subjects: Any, sessions: Any, fmt: Any, manifest: Any) -> list[Any]:
     from neurodecode.data._verify_bold5000 import verify_bold5000
 
@@ -153,10 +165,15 @@ def _ensure_builtin() -> None:
     if _BUILTIN_DONE:
         return
     _BUILTIN_DONE = True
-    from neurodecode.data import _bold5000, _nsd
+    from neurodecode.data import _bold5000, _bold_moments, _nsd
     from neurodecode.data import _bold5000_layout as b5k
+    from neurodecode.data import _bold_moments_layout as bmd
     from neurodecode.data import _nsd_layout as nsd
-    from neurodecode.data._manifest import bold5000_manifest, nsd_manifest
+    from neurodecode.data._manifest import (
+        bold5000_manifest,
+        bold_moments_manifest,
+        nsd_manifest,
+    )
 
     register_dataset(
         DatasetSpec(
@@ -194,6 +211,25 @@ def _ensure_builtin() -> None:
             uniform_image_size=False,
             evaluate_rois=_bold5000.evaluate_roi_files,
             background=_bold5000.background_image,
+        )
+    )
+    register_dataset(
+        DatasetSpec(
+            name="boldmoments",
+            title="BOLD Moments Dataset",
+            layout=bmd,
+            load_subject=_bold_moments.load_bold_moments_subject,
+            verify=_bold_moments_verify,
+            prepare_options=_bold_moments_prepare_options,
+            default_space=bmd.DEFAULT_SPACE,
+            default_roi=bmd.GENERAL_ROI,
+            root_env="NEURODECODE_BOLDMOMENTS_ROOT",
+            build_manifest=bold_moments_manifest,
+            subjects=bmd.SUBJECTS,
+            beta_formats=("npy",),
+            uniform_image_size=True,
+            evaluate_rois=_bold_moments.evaluate_roi_files,
+            background=_bold_moments.background_image,
         )
     )
 

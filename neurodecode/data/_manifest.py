@@ -15,12 +15,15 @@ from pathlib import Path
 from typing import Any
 
 from neurodecode.data import _bold5000_layout as b5k
+from neurodecode.data import _bold_moments_layout as bmd
 from neurodecode.data import _nsd_layout as nsd
 
 __all__ = [
     "BOLD5000_GRIDS",
+    "BOLD_MOMENTS_GRID",
     "NSD_GRIDS",
     "bold5000_manifest",
+    "bold_moments_manifest",
     "nsd_manifest",
 ]
 
@@ -102,3 +105,42 @@ def bold5000_manifest() -> dict[str, Any]:
                                 shape=[*BOLD5000_GRIDS[subj], None],
                                 tags={"subject": subj, "session": s}))  # fmt: skip
     return {"dataset": "bold5000", "checksums": "none published by the release", "files": files}
+
+
+#: MNI152 group-mask grid of BOLD Moments versionB and its voxel count (from the release's
+#: prepared betas: 108,219 voxels of a 62 x 77 x 61 grid, 2.5 x 2.5 x 2.75 mm).
+BOLD_MOMENTS_GRID = (62, 77, 61)
+BOLD_MOMENTS_VOXELS = 108219
+
+
+def bold_moments_manifest() -> dict[str, Any]:
+    """The manifest of the real BOLD Moments versionB MNI152 derivatives and videos."""
+    per_session = (
+        bmd.N_TRAIN_VIDEOS * bmd.TRAIN_REPEATS + bmd.N_TEST_VIDEOS * bmd.TEST_REPEATS
+    ) // len(bmd.MAIN_SESSIONS)
+    files = [_entry(bmd.group_mask_path(), "group_mask", shape=list(BOLD_MOMENTS_GRID)),
+             _entry(bmd.annotations_path(), "annotations")]  # fmt: skip
+    for subj in bmd.SUBJECTS:
+        tags: dict[str, Any] = {"subject": subj}
+        for s in bmd.MAIN_SESSIONS:
+            stags = {"subject": subj, "session": s}
+            files.append(_entry(bmd.session_betas_path(subj, s), "betas", format="npy",
+                                trials=per_session, tags=stags))  # fmt: skip
+            files.append(_entry(bmd.condition_order_path(subj, s), "design", tags=stags))
+            files.append(_entry(bmd.design_path(subj, s), "design", tags=stags))
+        for task, n_videos, reps in (("train", bmd.N_TRAIN_VIDEOS, bmd.TRAIN_REPEATS),
+                                     ("test", bmd.N_TEST_VIDEOS, bmd.TEST_REPEATS)):  # fmt: skip
+            files.append(_entry(bmd.prepared_betas_path(subj, task), "prepared_betas",
+                                shape=[n_videos, reps, BOLD_MOMENTS_VOXELS], dtype="float64",
+                                tags=tags))  # fmt: skip
+            for n in bmd.NOISE_CEILING_N[task]:
+                files.append(_entry(bmd.noise_ceiling_path(subj, task, n), "noise_ceiling",
+                                    tags=tags))  # fmt: skip
+        files.append(_entry(bmd.roi_path(subj, bmd.GENERAL_ROI, None), "roi", tags=tags))
+        for roi in bmd.ROI_NAMES:
+            for hemi in bmd.HEMISPHERES:
+                files.append(_entry(bmd.roi_path(subj, roi, hemi), "roi", tags=tags))
+    for number in range(1, bmd.N_TRAIN_VIDEOS + bmd.N_TEST_VIDEOS + 1):
+        files.append(_entry(bmd.stimulus_path(number), "video"))
+    return {"dataset": "boldmoments", "checksums": "none published by the release",
+            "files": files}  # fmt: skip

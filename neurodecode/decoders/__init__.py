@@ -16,6 +16,14 @@ _LAZY: dict[str, tuple[str, str]] = {
     "RidgeDecoder": ("_ridge_decoder", "RidgeDecoder"),
     "RowIndexedTargets": ("_ridge_decoder", "RowIndexedTargets"),
     "reliable_voxels": ("_ridge_decoder", "reliable_voxels"),
+    "RidgeFlowDecoder": ("_flow_ridge", "RidgeFlowDecoder"),
+    "CodebookFlowDecoder": ("_flow_codebook", "CodebookFlowDecoder"),
+    "WarpAnimator": ("_animate", "WarpAnimator"),
+    "MotionVideoModel": ("_animate", "MotionVideoModel"),
+    "DiffusersMotionVideoModel": ("_animate", "DiffusersMotionVideoModel"),
+    "load_motion_video_model": ("_animate", "load_motion_video_model"),
+    "save_gif": ("_animate", "save_gif"),
+    "score_flows": ("_motion_eval", "score_flows"),
 }
 
 __all__ = sorted(_LAZY)

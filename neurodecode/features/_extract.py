@@ -36,10 +36,10 @@ def list_extractors() -> list[str]:
     """Names accepted by :func:`get_extractor` (text variants end in ``-text``)."""
     from neurodecode.models import get_model_spec, list_models
 
-    names = list(TRUTH_EXTRACTORS)
+    names = [*TRUTH_EXTRACTORS, "dis-flow"]
     for model in list_models():
         kind = get_model_spec(model).kind
-        if kind in ("clip", "image", "vae"):
+        if kind in ("clip", "image", "vae", "flow"):
             names.append(model)
         if kind in ("clip", "text"):
             names.append(f"{model}-text" if kind == "clip" else model)
@@ -56,8 +56,10 @@ def get_extractor(
     name : str
         A truth space (``synth-prf``, ``synth-colour``, ``synth-category``, ``synth-nuisance``),
         a registered model name (image embedding: CLIP image tower, ImageNet network, VAE
-        latents; text embedding for text models), ``<clip model>-text`` (CLIP text embedding
-        of the captions), or ``local-dir:PATH`` (an open_clip folder; add ``-text`` for text).
+        latents; text embedding for text models; grid optical flow of video clips for flow
+        models, ``raft_small``), ``dis-flow`` (OpenCV DIS flow of video clips, no weights),
+        ``<clip model>-text`` (CLIP text embedding of the captions), or ``local-dir:PATH`` (an
+        open_clip folder; add ``-text`` for text).
     device : str, default "cpu"
     bf16 : bool, default False
         bfloat16 autocast for the forward pass.
@@ -68,6 +70,10 @@ def get_extractor(
 
     if name in TRUTH_EXTRACTORS:
         return TruthExtractor(TRUTH_EXTRACTORS[name], name)
+    if name == "dis-flow":
+        from neurodecode.features._flow import DisFlowEstimator, FlowExtractor
+
+        return FlowExtractor(DisFlowEstimator(), name)  # type: ignore[return-value]
     text = name.endswith("-text")
     model = name.removesuffix("-text") if text else name
     spec = get_model_spec(model)
@@ -80,6 +86,11 @@ def get_extractor(
         return ImageNetExtractor(model, **kwargs)
     if spec.kind == "vae":
         return VaeLatentExtractor(model, **kwargs)
+    if spec.kind == "flow":
+        from neurodecode.features._flow import FlowExtractor, RaftFlowEstimator
+
+        raft = RaftFlowEstimator(model, device=device, root=root)
+        return FlowExtractor(raft, model)  # type: ignore[return-value]
     raise ValueError(f"{name}: no feature extractor for models of kind {spec.kind!r}")
 
 

@@ -1,5 +1,12 @@
 """Metrics with fixed, documented definitions (pure numpy; imports nothing else of ours)."""
 
+from neurodecode.metrics._flow import (
+    angular_error,
+    direction_accuracy,
+    direction_bins,
+    end_point_error,
+    flow_metrics,
+)
 from neurodecode.metrics._retrieval import (
     RetrievalResult,
     cosine_similarity,
@@ -20,8 +27,13 @@ from neurodecode.metrics._voxelwise import (
 __all__ = [
     "Estimate",
     "RetrievalResult",
+    "angular_error",
     "bootstrap_mean",
     "cosine_similarity",
+    "direction_accuracy",
+    "direction_bins",
+    "end_point_error",
+    "flow_metrics",
     "noise_normalized_score",
     "pearson_r_voxels",
     "r2_score_voxels",

@@ -235,6 +235,17 @@ def _load_transformers(spec: ModelSpec, device: str, root: Any) -> LoadedModel:
     return LoadedModel(spec.name, model, processor, path, weights_checksum(path))
 
 
+def _load_torchvision(spec: ModelSpec, device: str, root: Any) -> LoadedModel:
+    """A torchvision model built without weights, then given the local checkpoint."""
+    import torch
+    from torchvision import models
+
+    path = resolve_weights(spec.name, root)
+    model = models.get_model(spec.arch, weights=None)
+    model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    return LoadedModel(spec.name, model.to(device).eval(), None, path, weights_checksum(path))
+
+
 #: Library -> loader ``(spec, device, root) -> LoadedModel``; :func:`register_loader` adds one.
 _LOADERS: dict[str, Callable[[ModelSpec, str, Any], LoadedModel]] = {
     "open_clip": _load_open_clip,
@@ -242,6 +253,7 @@ _LOADERS: dict[str, Callable[[ModelSpec, str, Any], LoadedModel]] = {
     "sentence_transformers": _load_sentence_transformers,
     "torch": _load_torch,
     "transformers": _load_transformers,
+    "torchvision": _load_torchvision,
 }
 
 

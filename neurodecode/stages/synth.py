@@ -38,7 +38,7 @@ class SynthConfig(StageConfig):
     Parameters
     ----------
     dataset : str
-        Release layout to write (nsd, bold5000).
+        Release layout to write (nsd, bold5000, boldmoments).
     out : Path
         Release root to write.
     preset : str
@@ -74,8 +74,12 @@ class SynthConfig(StageConfig):
         from neurodecode.synth import WorldConfig
         from neurodecode.synth._writers import get_writer
 
-        base = getattr(WorldConfig, self.preset)(seed=self.seed)
-        subjects = self.subjects or get_writer(self.dataset).subject_labels(len(base.subjects))
+        writer = get_writer(self.dataset)
+        if writer.world is not None:
+            base = writer.world(self.preset, self.seed)
+        else:
+            base = getattr(WorldConfig, self.preset)(seed=self.seed)
+        subjects = self.subjects or writer.subject_labels(len(base.subjects))
         return dataclasses.replace(base, subjects=tuple(subjects))
 
     @property
@@ -157,6 +161,4 @@ def run(config: SynthConfig) -> SynthOutputs:
     return SynthOutputs(out)
 
 
-STAGES = (
-    StageSpec("synth", "write the synthetic world as an NSD/BOLD5000 tree", SynthConfig, run),
-)
+STAGES = (StageSpec("synth", "write the synthetic world as a release tree", SynthConfig, run),)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 
@@ -11,7 +12,7 @@ from neurodecode.data._nsd_layout import ROI_ATLASES
 from neurodecode.synth._config import WorldConfig
 from neurodecode.synth._populations import POPULATION_FAMILIES, CellContext
 from neurodecode.synth._stimuli import StimulusSet
-from neurodecode.synth._truth import truth_features
+from neurodecode.synth._truth import TRUTH_SPACES, truth_features
 
 __all__ = ["SimulatedBrain", "label_key"]
 
@@ -49,7 +50,20 @@ class SimulatedBrain:
     calibration : dict of str to ndarray
         Truth features of a sample of the pool; each tuned voxel's gain makes its signal sd
         over this sample equal to its drawn signal sd, which defines :attr:`ncsnr` exactly.
+
+    Attributes
+    ----------
+    families : tuple of PopulationFamily
+        The populations a subclass's brain holds (the image world's table here).
+    spaces : dict of str to int
+        The truth spaces its responses are linear in, with their sizes.
     """
+
+    spaces = TRUTH_SPACES
+
+    @property
+    def families(self) -> tuple:  # looked up when used: the table is the extension point
+        return POPULATION_FAMILIES
 
     def __init__(
         self,
@@ -72,7 +86,7 @@ class SimulatedBrain:
     def _build_geometry(self) -> None:
         cfg = self.config
         shape = np.array(cfg.grid_shape)
-        rng = np.random.default_rng([cfg.seed, _GEOMETRY, self._key])
+        rng = np.random.default_rng([cfg.seed, _GEOMETRY, self._geometry_key()])
         centre = (shape - 1) / 2 + rng.uniform(-0.5, 0.5, size=3)
         axes = shape * rng.uniform(0.42, 0.47, size=3)
         ijk = np.indices(cfg.grid_shape, dtype=np.float64)
@@ -105,7 +119,7 @@ class SimulatedBrain:
         self.prf_centre = np.full((n, 2), np.nan, dtype=np.float32)
         self.prf_size = np.full(n, np.nan, dtype=np.float32)
         self._raw_weights: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
-        cells = [(f, roi, anchor) for f in POPULATION_FAMILIES for roi, anchor in f.rois.items()]
+        cells = [(f, roi, anchor) for f in self.families for roi, anchor in f.rois.items()]
         ijk = self.voxel_ijk.astype(np.float64)
         for h, hemi in enumerate(_HEMIS):
             lh = ijk[:, 0] < self._midline
@@ -155,7 +169,7 @@ class SimulatedBrain:
     def atlases(self) -> dict[str, tuple[tuple[str, ...], np.ndarray]]:
         """Atlas name -> (label names, int16 volume: -1 outside the brain, 0 unlabeled, 1..K)."""
         names: dict[str, list[str]] = {"nsdgeneral": ["nsdgeneral"]}
-        for family in POPULATION_FAMILIES:
+        for family in self.families:
             if family.atlas is None:
                 continue
             default = list(ROI_ATLASES.get(family.atlas, ()))
@@ -168,7 +182,7 @@ class SimulatedBrain:
                 column_label[self._visual] = 1
             else:
                 for k, name in enumerate(labels, start=1):
-                    owners = [f for f in POPULATION_FAMILIES if f.atlas == atlas]
+                    owners = [f for f in self.families if f.atlas == atlas]
                     if any(name in f.rois for f in owners):
                         column_label[self.roi == name] = k
             vol = np.full(self.grid_shape, -1, dtype=np.int16)
@@ -209,11 +223,9 @@ class SimulatedBrain:
     @cached_property
     def true_weights(self) -> dict[str, np.ndarray]:
         """Space -> dense float32 weights ``(p, n_voxels)`` (zero for voxels not driven by it)."""
-        from neurodecode.synth._truth import TRUTH_SPACES
-
         out = {}
         for space, (cols, w) in self._weights.items():
-            dense = np.zeros((TRUTH_SPACES[space], self.n_voxels), dtype=np.float32)
+            dense = np.zeros((self.spaces[space], self.n_voxels), dtype=np.float32)
             dense[:, cols] = w
             out[space] = dense
         return out
@@ -223,9 +235,24 @@ class SimulatedBrain:
         s2 = self.ncsnr.astype(np.float64) ** 2
         return (100.0 * s2 / (s2 + 1.0 / n_repeats)).astype(np.float32)
 
-    def true_response(self, images: np.ndarray) -> np.ndarray:
+    def _geometry_key(self) -> int:
+        """What the volume geometry is seeded by besides the world seed: the subject here."""
+        return self._key
+
+    def stimulus_features(self, batch: Any) -> dict[str, np.ndarray]:
+        """Truth features of a stimulus batch (uint8 images ``(n, H, W, 3)`` here)."""
+        return truth_features(batch)
+
+    def true_response_ids(self, stim_ids: np.ndarray) -> np.ndarray:
+        """Noise-free PSC ``(n, n_voxels)`` of pool stimuli given by id."""
+        return self.true_response(self.stimuli.images(np.asarray(stim_ids)))
+
+    def true_response(self, images: Any) -> np.ndarray:
         """Noise-free PSC ``(n, n_voxels)`` float32 for any uint8 image batch ``(n, H, W, 3)``."""
-        feats = truth_features(images)
+        return self.response_to_features(self.stimulus_features(images))
+
+    def response_to_features(self, feats: dict[str, np.ndarray]) -> np.ndarray:
+        """Noise-free PSC ``(n, n_voxels)`` of stimuli with truth features ``feats``."""
         n = next(iter(feats.values())).shape[0]
         out = np.broadcast_to(self.baseline, (n, self.n_voxels)).copy()
         for space, (cols, w) in self._weights.items():
@@ -260,7 +287,7 @@ class SimulatedBrain:
         if sessions.size and sessions.min() < 0:
             raise ValueError("session numbers must be non-negative")
         unique, inverse = np.unique(stim_ids, return_inverse=True)
-        true = self.true_response(self.stimuli.images(unique))
+        true = self.true_response_ids(unique)
         out = true[inverse]
         cfg = self.config
         for s in np.unique(sessions):

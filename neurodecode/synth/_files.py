@@ -11,7 +11,16 @@ import numpy as np
 
 from neurodecode._io import atomic_output_path, atomic_write
 
-__all__ = ["Progress", "column_volume", "save_nifti", "save_text", "write_coco_captions"]
+__all__ = [
+    "Progress",
+    "column_volume",
+    "save_nifti",
+    "save_npy",
+    "save_pickle",
+    "save_text",
+    "save_video",
+    "write_coco_captions",
+]
 
 #: Called with a short message after each file (the CLI prints it; tests pass ``None``).
 Progress = Callable[[str], None] | None
@@ -25,6 +34,49 @@ def save_nifti(path: Path, data: np.ndarray, affine: np.ndarray) -> None:
         image = nib.Nifti1Image(data, affine)
         image.header.set_xyzt_units("mm", "sec")
         nib.save(image, tmp)
+
+
+def save_pickle(path: Path, obj: Any) -> None:
+    """Pickle ``obj`` atomically (the release formats that are pickles: BOLD Moments)."""
+    import pickle
+
+    with atomic_write(path, "wb") as fh:
+        pickle.dump(obj, fh, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def save_npy(path: Path, obj: Any) -> None:
+    """``numpy.save`` atomically; a dict is saved as numpy does (a pickled 0-d object array)."""
+    with atomic_write(path, "wb") as fh:
+        np.save(fh, obj, allow_pickle=isinstance(obj, dict))
+
+
+def save_video(path: Path, frames: np.ndarray, fps: float) -> None:
+    """Frames uint8 ``(T, H, W, 3)`` RGB as an MPEG-4 file, atomically (OpenCV).
+
+    The frames are PNG-coded in the MP4 container (lossless: the synthetic clips' pixels are
+    their ground truth, as the other writers keep their images exact); OpenCV builds without
+    that encoder fall back to MPEG-4 Part 2 (``mp4v``, lossy).
+    """
+    try:
+        import cv2
+    except ImportError:
+        raise ImportError(
+            "writing videos needs OpenCV: pip install opencv-python-headless "
+            "(or neurodecode[video])"
+        ) from None
+    height, width = frames.shape[1:3]
+    with atomic_output_path(path) as tmp:
+        for codec in ("png ", "mp4v"):
+            writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter.fourcc(*codec), fps, (width, height))
+            if writer.isOpened():
+                break
+        else:
+            raise OSError(f"{path}: OpenCV cannot write MPEG-4 video here")
+        try:
+            for frame in frames:
+                writer.write(cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2BGR))
+        finally:
+            writer.release()
 
 
 def save_text(path: Path, text: str) -> None:

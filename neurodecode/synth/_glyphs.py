@@ -18,7 +18,9 @@ __all__ = [
     "COLOUR_RGB",
     "GLYPHS",
     "SHAPES",
+    "background_at",
     "render",
+    "scene_at",
 ]
 
 #: Object / glyph colours (the vocabulary of the colour feature and of the captions).
@@ -81,12 +83,22 @@ def _segment(x: np.ndarray, y: np.ndarray, p: tuple, q: tuple, width: float) -> 
 
 def _background(bg: dict[str, Any], size: int) -> np.ndarray:
     x, y = _grid(size)
+    return background_at(bg, x, y)
+
+
+def background_at(bg: dict[str, Any], x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """A background texture evaluated at image points ``x``, ``y`` (fractions of the side).
+
+    ``x`` and ``y`` broadcast to the output's shape (``(..., 3)`` float32 RGB); the texture is
+    defined on the whole plane, so a moving camera samples it beyond the image.
+    """
+    size = np.broadcast_shapes(np.shape(x), np.shape(y))
     base = np.array(BACKGROUND_RGB[bg["colour"]], dtype=np.float32)
     # the second tone is lighter on dark colours, darker on light ones (~30 luminance units)
     tone = base + (38.0 if base.mean() < 90 else -38.0)
     kind = bg["kind"]
     if kind == "plain":
-        return np.broadcast_to(base, (size, size, 3)).copy()
+        return np.broadcast_to(base, (*size, 3)).copy()
     theta = np.deg2rad(bg["orientation"])
     u = x * np.cos(theta) + y * np.sin(theta)
     v = -x * np.sin(theta) + y * np.cos(theta)
@@ -107,9 +119,15 @@ def _background(bg: dict[str, Any], size: int) -> np.ndarray:
 
 
 def _scene(bg: dict[str, Any], size: int) -> np.ndarray:
-    _, y = _grid(size)
+    x, y = _grid(size)
+    return scene_at(bg, x, y)
+
+
+def scene_at(bg: dict[str, Any], x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """A place scene's sky and ground at image points ``x``, ``y`` (see :func:`background_at`)."""
+    shape = np.broadcast_shapes(np.shape(x), np.shape(y))
     ground = np.array(_GROUND[bg["ground"]], dtype=np.float32)
-    below = np.broadcast_to(y >= bg["horizon"], (size, size))
+    below = np.broadcast_to(y >= bg["horizon"], shape)
     return np.where(below[..., None], ground, np.array(_SKY, dtype=np.float32))
 
 

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from neurodecode.synth._config import WorldConfig
-from neurodecode.synth._world import World, make_world
+from neurodecode.synth._world import make_world
 
 __all__ = ["MARKER", "GroundTruth", "ground_truth", "is_synthetic_release", "load_world"]
 
@@ -34,20 +34,26 @@ def is_synthetic_release(root: str | os.PathLike[str]) -> bool:
     return (Path(root) / MARKER).is_file()
 
 
-def world_config_from_record(record: dict[str, Any]) -> WorldConfig:
-    """The :class:`WorldConfig` stored in a ``synth_world.json`` record."""
-    fields = {f.name for f in dataclasses.fields(WorldConfig)}
+def world_config_from_record(record: dict[str, Any]) -> Any:
+    """The world configuration stored in a ``synth_world.json`` record.
+
+    The image world's :class:`WorldConfig` when every stored setting is one of its fields, else
+    the video world's :class:`~neurodecode.synth.VideoWorldConfig` when they are its fields.
+    """
+    from neurodecode.synth._video_world import VideoWorldConfig
+
     stored = dict(record["world"])
-    unknown = set(stored) - fields
-    if unknown:
-        raise ValueError(f"synth_world.json: unknown world settings {sorted(unknown)}")
     for key, value in stored.items():
         if isinstance(value, list):
             stored[key] = tuple(value)
-    return WorldConfig(**stored)
+    for cls in (WorldConfig, VideoWorldConfig):
+        if set(stored) <= {f.name for f in dataclasses.fields(cls)}:
+            return cls(**stored)
+    unknown = set(stored) - {f.name for f in dataclasses.fields(WorldConfig)}
+    raise ValueError(f"synth_world.json: unknown world settings {sorted(unknown)}")
 
 
-def load_world(root: str | os.PathLike[str]) -> World:
+def load_world(root: str | os.PathLike[str]) -> Any:
     """Rebuild the world a synthetic release was written from.
 
     Raises
@@ -72,7 +78,7 @@ class GroundTruth:
 
     Parameters
     ----------
-    world : World
+    world : World or VideoWorld
         The world (see :func:`load_world`).
     subject : str
         Subject label.
@@ -89,7 +95,7 @@ class GroundTruth:
 
     def __init__(
         self,
-        world: World,
+        world: Any,
         subject: str,
         ijk: np.ndarray,
         shape: Sequence[int] | None = None,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 
@@ -82,12 +83,18 @@ class World:
         return self._brains[label]
 
 
-def make_world(config: WorldConfig | None = None) -> World:
+def make_world(config: Any = None) -> Any:
     """Build the synthetic world of ``config`` (default :meth:`WorldConfig.tiny`).
 
     Parameters
     ----------
-    config : WorldConfig, optional
-        Sizes and seed; equal configs give identical worlds.
+    config : WorldConfig or VideoWorldConfig, optional
+        Sizes and seed; equal configs give identical worlds. A
+        :class:`~neurodecode.synth.VideoWorldConfig` gives the video world
+        (:class:`~neurodecode.synth.VideoWorld`).
     """
+    from neurodecode.synth._video_world import VideoWorld, VideoWorldConfig
+
+    if isinstance(config, VideoWorldConfig):
+        return VideoWorld(config)
     return World(config if config is not None else WorldConfig.tiny())

@@ -35,12 +35,16 @@ class SynthWriter:
         ``subject_labels(n) -> tuple of str``: the labels of ``n`` subjects in this layout.
     formats : tuple of str
         Beta formats the layout can hold (the ``--formats`` choices).
+    world : callable, optional
+        ``world(preset, seed) -> config`` of the world this layout holds; default the image
+        world's presets (:class:`~neurodecode.synth.WorldConfig`).
     """
 
     dataset: str
     write: Callable[..., dict[str, Any]]
     subject_labels: Callable[[int], tuple[str, ...]]
     formats: tuple[str, ...] = ()
+    world: Callable[[str, int], Any] | None = None
 
 
 def _write_nsd(
@@ -82,6 +86,29 @@ def _bold5000_labels(n: int) -> tuple[str, ...]:
     return SUBJECTS[:n]
 
 
+def _write_bold_moments(
+    world: World, root: Path, *, formats: Sequence[str], trials_per_session: int | None,
+    progress: Progress,
+) -> dict[str, Any]:  # fmt: skip
+    from neurodecode.synth._bold_moments_writer import write_bold_moments
+
+    if trials_per_session:
+        raise ValueError("BOLD Moments sessions follow the design (--trials-per-session unused)")
+    return write_bold_moments(world, root, progress=progress)
+
+
+def _bold_moments_labels(n: int) -> tuple[str, ...]:
+    from neurodecode.data._bold_moments_layout import SUBJECTS
+
+    return SUBJECTS[:n]
+
+
+def _video_world(preset: str, seed: int) -> Any:
+    from neurodecode.synth._video_world import VideoWorldConfig
+
+    return getattr(VideoWorldConfig, preset)(seed=seed)
+
+
 _WRITERS: Registry[SynthWriter] = Registry("synthetic-release writer", lambda w: w.dataset)
 _WRITERS.register(SynthWriter("nsd", _write_nsd, _nsd_labels, ("hdf5", "nii.gz")))
 _WRITERS.register(SynthWriter("bold5000", _write_bold5000, _bold5000_labels, ("nii.gz",)))
@@ -100,3 +127,8 @@ def list_writers() -> list[str]:
 def get_writer(dataset: str) -> SynthWriter:
     """The writer of ``dataset``'s layout."""
     return _WRITERS.get(dataset)
+
+
+register_writer(
+    SynthWriter("boldmoments", _write_bold_moments, _bold_moments_labels, ("npy",), _video_world)
+)

@@ -52,8 +52,11 @@ def world(tmp_path_factory):
     assert main(["evaluate", "--scores", f"colour={score}", "--atlases", str(atlas),
                  "--labels", f"prf-visualrois={ctab}", "--n-bootstrap", "100",
                  "--out", str(table)]) == 0  # fmt: skip
+    from synth._video_tree import bold_moments_tree  # the video world (motion)
+
     return {"root": root, "cache": cache, "score": score, "atlas": atlas, "ctab": ctab,
-            "table": table, "features": cache / f"sub-{SUBJECT}" / "features"}  # fmt: skip
+            "table": table, "features": cache / f"sub-{SUBJECT}" / "features",
+            "video": bold_moments_tree(tmp_path_factory)}  # fmt: skip
 
 
 @dataclasses.dataclass
@@ -218,6 +221,32 @@ CASES: dict[str, Case] = {
             str(_toy_clip()),
         ],
         ["--seed", "1"],
+    ),
+    "motion": Case(
+        lambda w, out: [
+            "motion",
+            "--subject",
+            w["video"]["subject"],
+            "--cache",
+            str(w["video"]["cache"]),
+            "--flow",
+            str(w["video"]["flow"]),
+            "--out",
+            str(out),
+            "--roi",
+            "MT",
+            "--epochs",
+            "1",
+            "--n-clusters",
+            "4",
+            "--n-examples",
+            "1",
+            "--n-draws",
+            "2",
+            "--n-bootstrap",
+            "20",
+        ],
+        ["--n-clusters", "5"],
     ),
 }
 
