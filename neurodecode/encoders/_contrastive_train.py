@@ -97,7 +97,7 @@ def train_network(
         raise ValueError("the network has no text head")
 
     params = list(parameters) if parameters is not None else list(net.parameters())
-    opt = torch.optim.AdamW(_param_groups(net, params, config.weight_decay), lr=config.max_lr)
+    opt = _adamw(_param_groups(net, params, config.weight_decay), config.max_lr, device)
     sched = torch.optim.lr_scheduler.OneCycleLR(
         opt, max_lr=config.max_lr, total_steps=total_steps, pct_start=config.warmup_fraction
     )
@@ -105,6 +105,7 @@ def train_network(
     set_dropout_generator(net, generator)
     net.train()
     history: list[dict[str, float]] = []
+    start = time.perf_counter()
     try:
         for epoch in range(epochs):
             mixing = epoch < mixco_epochs
@@ -129,7 +130,12 @@ def train_network(
             history.append(record)
             if verbose:
                 phase = "BiMixCo" if mixing else "SoftCLIP"
-                print(f"epoch {epoch + 1}/{epochs} [{phase}] loss {record['loss']:.4f}")
+                elapsed = time.perf_counter() - start
+                print(
+                    f"epoch {epoch + 1}/{epochs} [{phase}] loss {record['loss']:.4f}"
+                    f" elapsed {elapsed:.1f} s",
+                    flush=True,
+                )
     finally:
         set_dropout_generator(net, None)
         net.eval()
@@ -194,6 +200,19 @@ def _step(
     if use_text and config.text_weight > 0:
         loss = loss + config.text_weight * contrastive(text_proj, torch.cat(texts))
     return loss
+
+
+def _adamw(groups: list[dict[str, Any]], lr: float, device: torch.device) -> Any:
+    """AdamW with the fused update (one kernel over all parameters) where torch has one.
+
+    The default per-tensor update cost a quarter of the training time on 2 CPU cores (15 s of
+    58 s for the demo world); the fused update is also PyTorch's fastest on CUDA.
+    """
+    import torch
+
+    if device.type in ("cpu", "cuda"):
+        return torch.optim.AdamW(groups, lr=lr, fused=True)
+    return torch.optim.AdamW(groups, lr=lr, foreach=True)
 
 
 def _param_groups(
