@@ -63,6 +63,10 @@ class ContrastiveConfig:
         Standard deviation of Gaussian noise added to the training voxels, in units of each
         voxel's training standard deviation (0 = none). Training with input noise is equivalent
         to a ridge penalty on the input layer; it helps when trials are few and noisy.
+    stimulus_samples : bool
+        Train on stimuli rather than trials when ``fit`` is given the stimulus of each trial
+        (``groups``): a sample's voxels average a random non-empty subset of its stimulus's
+        repeats, and an epoch is one pass over the stimuli.
     """
 
     hidden_dim: int = 512
@@ -83,6 +87,7 @@ class ContrastiveConfig:
     mse_weight: float = 1.0
     text_weight: float = 0.5
     input_noise: float = 0.0
+    stimulus_samples: bool = False
 
     def __post_init__(self) -> None:
         for name in ("hidden_dim", "projector_dim", "epochs", "batch_size"):

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from neurodecode.encoders._contrastive_losses import mix_voxels, mixco_nce_loss, soft_clip_loss
 from neurodecode.encoders._contrastive_net import ContrastiveConfig, set_dropout_generator
+from neurodecode.encoders._contrastive_samples import TrainingSamples
 
 if TYPE_CHECKING:
     import torch
@@ -28,17 +29,24 @@ _CHUNK = 4096
 
 @dataclasses.dataclass
 class SubjectData:
-    """One subject's training arrays; ``voxels`` may be any array-like indexable by rows."""
+    """One subject's training arrays; ``voxels`` may be any array-like indexable by rows.
+
+    ``groups`` (the stimulus of each trial) lets training draw stimuli instead of trials
+    (``ContrastiveConfig.stimulus_samples``).
+    """
 
     subject: str
     voxels: Any
     image: np.ndarray
     text: np.ndarray | None = None
+    groups: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         n = len(self.voxels)
         if len(self.image) != n or (self.text is not None and len(self.text) != n):
             raise ValueError(f"{self.subject}: voxels, image and text targets differ in length")
+        if self.groups is not None and len(self.groups) != n:
+            raise ValueError(f"{self.subject}: groups and voxels differ in length")
         if n < 2:
             raise ValueError(f"{self.subject}: need at least 2 training samples, got {n}")
 
@@ -57,11 +65,6 @@ def fit_standardizer(voxels: Any) -> tuple[np.ndarray, np.ndarray]:
     scale = np.sqrt(var)
     scale[scale < 1e-8] = 1.0  # constant voxels carry no signal; avoid dividing by zero
     return mean.astype(np.float32), scale.astype(np.float32)
-
-
-def _index_stream(n: int, rng: np.random.Generator) -> Iterator[int]:
-    while True:
-        yield from rng.permutation(n)
 
 
 def train_network(
@@ -85,9 +88,16 @@ def train_network(
     import torch.nn.functional as F
 
     epochs = int(epochs or config.epochs)
+    samples = {
+        d.subject: TrainingSamples(d.voxels, d.groups, config.stimulus_samples, rng) for d in data
+    }
+    for d in data:
+        samples[d.subject].check_targets(d.image, f"{d.subject}: image targets")
+        if d.text is not None:
+            samples[d.subject].check_targets(d.text, f"{d.subject}: text targets")
     per_subject = max(2, config.batch_size // len(data))
-    batch = {d.subject: min(per_subject, len(d.voxels)) for d in data}
-    steps_per_epoch = max(len(d.voxels) // batch[d.subject] for d in data)
+    batch = {d.subject: min(per_subject, samples[d.subject].n_samples) for d in data}
+    steps_per_epoch = max(samples[d.subject].n_samples // batch[d.subject] for d in data)
     total_steps = epochs * steps_per_epoch
     mixco_epochs = round(config.mixco_fraction * epochs)
     use_text = any(d.text is not None for d in data)
@@ -101,7 +111,6 @@ def train_network(
     sched = torch.optim.lr_scheduler.OneCycleLR(
         opt, max_lr=config.max_lr, total_steps=total_steps, pct_start=config.warmup_fraction
     )
-    streams = {d.subject: _index_stream(len(d.voxels), rng) for d in data}
     set_dropout_generator(net, generator)
     net.train()
     history: list[dict[str, float]] = []
@@ -113,7 +122,7 @@ def train_network(
             losses = []
             for _ in range(steps_per_epoch):
                 loss = _step(
-                    net, data, streams, batch, config, mixing, use_text, rng, generator, device, F
+                    net, data, samples, batch, config, mixing, use_text, rng, generator, device, F
                 )
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
@@ -145,7 +154,7 @@ def train_network(
 def _step(
     net: Any,
     data: Sequence[SubjectData],
-    streams: dict[str, Iterator[int]],
+    samples: dict[str, TrainingSamples],
     batch: dict[str, int],
     config: ContrastiveConfig,
     mixing: bool,
@@ -161,9 +170,7 @@ def _step(
     offset = 0
     for d in data:
         b = batch[d.subject]
-        # Sorted indices: required by h5py datasets, harmless for in-memory arrays.
-        idx = np.sort(np.fromiter((next(streams[d.subject]) for _ in range(b)), np.int64, b))
-        x = torch.as_tensor(np.asarray(d.voxels[idx], dtype=np.float32), device=device)
+        x, idx = samples[d.subject].draw(b, device)
         if config.input_noise > 0:
             # Gaussian input noise, in units of each voxel's training std: Tikhonov (ridge-like)
             # regularisation of the input layer (Bishop, 1995).
