@@ -13,6 +13,14 @@ Gaussian tuning around a point of the latent space, plus noise. Training: every 
 300-way retrieval (30 draws, seed 0).
 
     python benchmarks/bench_contrastive.py --vs-ridge --n-images 12000 --noise 3
+
+Runtime settings (``--runtime``): what the training loop's time depends on, measured at the
+demo world's sizes (4,802 voxels, 128-d targets): the AdamW update alone with the per-tensor,
+foreach and fused implementations, then whole epochs for each batch size x thread count x
+precision (fp32, or bf16 autocast). Wall and CPU (user + sys) seconds; on a shared machine the
+CPU seconds are the comparable figure.
+
+    python benchmarks/bench_contrastive.py --runtime --n-voxels 4802 --clip-dim 128
 """
 
 from __future__ import annotations
@@ -38,9 +46,15 @@ def main() -> None:
     parser.add_argument("--vs-ridge", action="store_true", help="accuracy vs ridge instead")
     parser.add_argument("--n-images", type=int, default=1500, help="--vs-ridge training images")
     parser.add_argument("--noise", type=float, default=3.0, help="--vs-ridge trial noise std")
+    parser.add_argument("--runtime", action="store_true", help="optimizer/batch/threads/precision")
+    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[128, 256, 512])
+    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     args = parser.parse_args()
     if args.vs_ridge:
         print(json.dumps(vs_ridge(args), indent=2))
+        return
+    if args.runtime:
+        print(json.dumps(runtime(args), indent=2))
         return
 
     import torch
@@ -87,6 +101,96 @@ def main() -> None:
             indent=2,
         )
     )
+
+
+def _cpu_seconds() -> float:
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _load() -> list[float]:
+    import os
+
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+def runtime(args: argparse.Namespace) -> dict:
+    """AdamW implementations, then epochs over batch size x threads x precision."""
+    import contextlib
+
+    import torch
+
+    from neurodecode.encoders._contrastive import ContrastiveEncoder
+    from neurodecode.encoders._contrastive_net import build_network, get_preset, init_parameters
+    from neurodecode.encoders._contrastive_train import _param_groups
+
+    config = get_preset(args.preset)
+    rng = np.random.default_rng(args.seed)
+    X = rng.normal(size=(args.n_train, args.n_voxels)).astype(np.float32)
+    Y = rng.normal(size=(args.n_train, args.clip_dim)).astype(np.float32)
+    out: dict = {
+        "benchmark": "contrastive_runtime_settings",
+        "preset": args.preset,
+        "n_voxels": args.n_voxels,
+        "clip_dim": args.clip_dim,
+        "n_train": args.n_train,
+        "machine": platform.machine(),
+        "cpu_count": __import__("os").cpu_count(),
+        "load_average_before": _load(),
+        "optimizer_step": {},
+        "epochs": [],
+    }
+    torch.set_num_threads(max(args.threads))
+    net = build_network(config, {"s": args.n_voxels}, args.clip_dim)
+    init_parameters(net, torch.Generator().manual_seed(0))
+    for p in net.parameters():
+        p.grad = torch.randn(p.shape, generator=torch.Generator().manual_seed(1))
+    for impl in ("single_tensor", "foreach", "fused"):
+        flags = {"single_tensor": {"foreach": False}, "foreach": {"foreach": True}}
+        opt = torch.optim.AdamW(
+            _param_groups(net, list(net.parameters()), config.weight_decay),
+            lr=1e-4, **flags.get(impl, {"fused": True}),
+        )  # fmt: skip
+        opt.step()  # allocates the moments
+        t0, c0 = time.perf_counter(), _cpu_seconds()
+        for _ in range(20):
+            opt.step()
+        out["optimizer_step"][impl] = {
+            "wall_ms": 1000 * (time.perf_counter() - t0) / 20,
+            "cpu_ms": 1000 * (_cpu_seconds() - c0) / 20,
+        }
+    for batch in args.batch_sizes:
+        for threads in args.threads:
+            for precision in ("fp32", "bf16-autocast"):
+                torch.set_num_threads(threads)
+                cfg = config.replace(epochs=args.epochs, batch_size=batch)
+                enc = ContrastiveEncoder(cfg, random_state=args.seed)
+                ctx = (
+                    contextlib.nullcontext()
+                    if precision == "fp32"
+                    else torch.autocast("cpu", dtype=torch.bfloat16)
+                )
+                t0, c0 = time.perf_counter(), _cpu_seconds()
+                with ctx:
+                    enc.fit(X, Y)
+                wall, cpu = time.perf_counter() - t0, _cpu_seconds() - c0
+                samples = sum(h["samples"] for h in enc.history_)
+                out["epochs"].append(
+                    {
+                        "batch_size": batch,
+                        "threads": threads,
+                        "precision": precision,
+                        "wall_s": wall,
+                        "cpu_s": cpu,
+                        "samples": samples,
+                        "samples_per_wall_s": samples / wall,
+                        "samples_per_cpu_s": samples / cpu,
+                    }
+                )
+    out["load_average_after"] = _load()
+    return out
 
 
 def tuned_voxel_problem(

@@ -238,14 +238,21 @@ class ContrastiveEncoder(_ContrastiveBase):
     >>> enc.retrieval(test_voxels, test_clip).image_given_brain  # doctest: +SKIP
     """
 
-    def fit(self, X: Any, y: Any, y_text: Any | None = None) -> ContrastiveEncoder:
+    def fit(
+        self, X: Any, y: Any, y_text: Any | None = None, groups: Any | None = None
+    ) -> ContrastiveEncoder:
         """Train on voxels ``X`` (n, n_voxels) and CLIP image embeddings ``y`` (n, d).
 
         ``X`` may be any row-indexable array (a memmap or an h5py dataset are read batch by
-        batch). ``y_text`` (n, d_text), optional, trains the text head.
+        batch). ``y_text`` (n, d_text), optional, trains the text head. ``groups`` (n,), the
+        stimulus of each trial, lets a ``stimulus_samples`` configuration train on stimuli
+        (averages of random subsets of their repeats); it is ignored otherwise.
         """
         X = _check_voxels(X, None)
-        data = SubjectData(_SINGLE, X, _check_targets(y, len(X)), _maybe_targets(y_text, len(X)))
+        data = SubjectData(
+            _SINGLE, X, _check_targets(y, len(X)), _maybe_targets(y_text, len(X)),
+            _maybe_groups(groups, len(X)),
+        )  # fmt: skip
         self._fit_subjects([data])
         self.n_features_in_ = X.shape[1]
         return self
@@ -309,6 +316,15 @@ def _check_targets(y: Any, n: int) -> np.ndarray:
 
 def _maybe_targets(y: Any | None, n: int) -> np.ndarray | None:
     return None if y is None else _check_targets(y, n)
+
+
+def _maybe_groups(groups: Any | None, n: int) -> np.ndarray | None:
+    if groups is None:
+        return None
+    groups = np.asarray(groups)
+    if groups.shape != (n,):
+        raise ValueError(f"groups must have shape ({n},), got {groups.shape}")
+    return groups
 
 
 def _set_standardizer(adapter: Any, mean: np.ndarray, scale: np.ndarray) -> None:

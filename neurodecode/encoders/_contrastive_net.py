@@ -63,6 +63,10 @@ class ContrastiveConfig:
         Standard deviation of Gaussian noise added to the training voxels, in units of each
         voxel's training standard deviation (0 = none). Training with input noise is equivalent
         to a ridge penalty on the input layer; it helps when trials are few and noisy.
+    stimulus_samples : bool
+        Train on stimuli rather than trials when ``fit`` is given the stimulus of each trial
+        (``groups``): a sample's voxels average a random non-empty subset of its stimulus's
+        repeats, and an epoch is one pass over the stimuli.
     """
 
     hidden_dim: int = 512
@@ -83,6 +87,7 @@ class ContrastiveConfig:
     mse_weight: float = 1.0
     text_weight: float = 0.5
     input_noise: float = 0.0
+    stimulus_samples: bool = False
 
     def __post_init__(self) -> None:
         for name in ("hidden_dim", "projector_dim", "epochs", "batch_size"):
@@ -123,11 +128,26 @@ class ContrastiveConfig:
 # (0.5) raised 300-way top-1 on two noisy, low-data toy problems (3,000 single trials; from
 # 22.7/23.0% to 23.0/27.0% and from 27.7/26.7% to 31.3/32.7%, image/brain direction). Its 30
 # epochs: on the demo world (1000 training images, 300-way) 10 epochs gave 40.0/45.7% and 30 gave
-# 43.3/46.3%, within a few points of the 60 used before at half the cost. The MindEye
-# presets use MindEye1's widths (4096-wide latent, 4 residual blocks, 2048-wide projector) and
-# MindEye1's temperatures; their memory, for the NSD input sizes, is in ``_PRESET_NOTES``.
+# 43.3/46.3%, within a few points of the 60 used before at half the cost. Its temperatures (0.01
+# for both losses, was 0.05): the toy CLIP's test images have a near-duplicate (mean cosine to
+# the nearest other test image 0.92), so at 0.05 SoftCLIP's soft targets put ~0.2 of a row's
+# weight on that neighbour and the network never learns to tell them apart. On the demo world
+# of seed 1 (subj01), 300-way top-1 image/brain: 0.05 -> 47.0/49.0%, 0.02 -> 51.3/55.7%,
+# 0.01 -> 54.7/58.7%, 0.005 -> 53.0/60.3%; at 0.01, 20 epochs fell to 48.7/55.7%. Lower input
+# dropout (0.2: 47.7/48.0%), a 2-model ensemble of 15 epochs each (46.3/49.7%) and an exact
+# 512-component PCA of the repeat-averaged training voxels (49.0/47.7%) did not help at 0.05.
+# With 0.01 on the demo worlds of seeds 0-3 (subj01, subj02; random_state 0): 56.0/57.3,
+# 55.3/60.3; 54.7/58.7, 52.0/57.7; 56.7/59.7, 53.7/58.7; 59.3/60.3, 59.0/59.7% (was 51.3/50.0,
+# -; 47.0/49.0, 45.7/49.0 at 0.05), at the same cost (75-94 CPU s per fit, 1 thread). Sharp
+# logits need steps: on the stage test's tiny world (800 trials, 6 steps per epoch, 100-way)
+# 15 epochs gave 66/79% at 0.05 but 5/38% at 0.01 (27/75% at 30 epochs).
+# The MindEye presets use MindEye1's widths (4096-wide latent, 4 residual blocks, 2048-wide
+# projector) and MindEye1's temperatures; their memory, for the NSD input sizes, is in
+# :func:`get_preset`'s docstring.
 _PRESETS: dict[str, ContrastiveConfig] = {
-    "synthetic-cpu": ContrastiveConfig(input_noise=0.5, epochs=30),
+    "synthetic-cpu": ContrastiveConfig(
+        input_noise=0.5, epochs=30, mixco_temperature=0.01, softclip_temperature=0.01
+    ),
     "mindeye-nsdgeneral": ContrastiveConfig(
         hidden_dim=4096,
         n_blocks=4,
@@ -164,8 +184,8 @@ def get_preset(name: str) -> ContrastiveConfig:
     Presets
     -------
     synthetic-cpu
-        512-wide, 2 blocks, input noise 0.5, 30 epochs; sized for the synthetic world on 2 CPU
-        cores.
+        512-wide, 2 blocks, input noise 0.5, 30 epochs, temperatures 0.01; sized for the
+        synthetic world on 2 CPU cores.
     mindeye-nsdgeneral
         MindEye1 widths for nsdgeneral input (about 15.7k voxels) to a 768-d CLIP ViT-L/14
         embedding. Computed with :func:`estimate_training_memory` (not measured) for 15,724

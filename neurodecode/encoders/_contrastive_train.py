@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from neurodecode.encoders._contrastive_losses import mix_voxels, mixco_nce_loss, soft_clip_loss
 from neurodecode.encoders._contrastive_net import ContrastiveConfig, set_dropout_generator
+from neurodecode.encoders._contrastive_samples import TrainingSamples
 
 if TYPE_CHECKING:
     import torch
@@ -28,17 +29,24 @@ _CHUNK = 4096
 
 @dataclasses.dataclass
 class SubjectData:
-    """One subject's training arrays; ``voxels`` may be any array-like indexable by rows."""
+    """One subject's training arrays; ``voxels`` may be any array-like indexable by rows.
+
+    ``groups`` (the stimulus of each trial) lets training draw stimuli instead of trials
+    (``ContrastiveConfig.stimulus_samples``).
+    """
 
     subject: str
     voxels: Any
     image: np.ndarray
     text: np.ndarray | None = None
+    groups: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         n = len(self.voxels)
         if len(self.image) != n or (self.text is not None and len(self.text) != n):
             raise ValueError(f"{self.subject}: voxels, image and text targets differ in length")
+        if self.groups is not None and len(self.groups) != n:
+            raise ValueError(f"{self.subject}: groups and voxels differ in length")
         if n < 2:
             raise ValueError(f"{self.subject}: need at least 2 training samples, got {n}")
 
@@ -57,11 +65,6 @@ def fit_standardizer(voxels: Any) -> tuple[np.ndarray, np.ndarray]:
     scale = np.sqrt(var)
     scale[scale < 1e-8] = 1.0  # constant voxels carry no signal; avoid dividing by zero
     return mean.astype(np.float32), scale.astype(np.float32)
-
-
-def _index_stream(n: int, rng: np.random.Generator) -> Iterator[int]:
-    while True:
-        yield from rng.permutation(n)
 
 
 def train_network(
@@ -85,9 +88,16 @@ def train_network(
     import torch.nn.functional as F
 
     epochs = int(epochs or config.epochs)
+    samples = {
+        d.subject: TrainingSamples(d.voxels, d.groups, config.stimulus_samples, rng) for d in data
+    }
+    for d in data:
+        samples[d.subject].check_targets(d.image, f"{d.subject}: image targets")
+        if d.text is not None:
+            samples[d.subject].check_targets(d.text, f"{d.subject}: text targets")
     per_subject = max(2, config.batch_size // len(data))
-    batch = {d.subject: min(per_subject, len(d.voxels)) for d in data}
-    steps_per_epoch = max(len(d.voxels) // batch[d.subject] for d in data)
+    batch = {d.subject: min(per_subject, samples[d.subject].n_samples) for d in data}
+    steps_per_epoch = max(samples[d.subject].n_samples // batch[d.subject] for d in data)
     total_steps = epochs * steps_per_epoch
     mixco_epochs = round(config.mixco_fraction * epochs)
     use_text = any(d.text is not None for d in data)
@@ -97,14 +107,14 @@ def train_network(
         raise ValueError("the network has no text head")
 
     params = list(parameters) if parameters is not None else list(net.parameters())
-    opt = torch.optim.AdamW(_param_groups(net, params, config.weight_decay), lr=config.max_lr)
+    opt = _adamw(_param_groups(net, params, config.weight_decay), config.max_lr, device)
     sched = torch.optim.lr_scheduler.OneCycleLR(
         opt, max_lr=config.max_lr, total_steps=total_steps, pct_start=config.warmup_fraction
     )
-    streams = {d.subject: _index_stream(len(d.voxels), rng) for d in data}
     set_dropout_generator(net, generator)
     net.train()
     history: list[dict[str, float]] = []
+    start = time.perf_counter()
     try:
         for epoch in range(epochs):
             mixing = epoch < mixco_epochs
@@ -112,7 +122,7 @@ def train_network(
             losses = []
             for _ in range(steps_per_epoch):
                 loss = _step(
-                    net, data, streams, batch, config, mixing, use_text, rng, generator, device, F
+                    net, data, samples, batch, config, mixing, use_text, rng, generator, device, F
                 )
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
@@ -129,7 +139,12 @@ def train_network(
             history.append(record)
             if verbose:
                 phase = "BiMixCo" if mixing else "SoftCLIP"
-                print(f"epoch {epoch + 1}/{epochs} [{phase}] loss {record['loss']:.4f}")
+                elapsed = time.perf_counter() - start
+                print(
+                    f"epoch {epoch + 1}/{epochs} [{phase}] loss {record['loss']:.4f}"
+                    f" elapsed {elapsed:.1f} s",
+                    flush=True,
+                )
     finally:
         set_dropout_generator(net, None)
         net.eval()
@@ -139,7 +154,7 @@ def train_network(
 def _step(
     net: Any,
     data: Sequence[SubjectData],
-    streams: dict[str, Iterator[int]],
+    samples: dict[str, TrainingSamples],
     batch: dict[str, int],
     config: ContrastiveConfig,
     mixing: bool,
@@ -155,9 +170,7 @@ def _step(
     offset = 0
     for d in data:
         b = batch[d.subject]
-        # Sorted indices: required by h5py datasets, harmless for in-memory arrays.
-        idx = np.sort(np.fromiter((next(streams[d.subject]) for _ in range(b)), np.int64, b))
-        x = torch.as_tensor(np.asarray(d.voxels[idx], dtype=np.float32), device=device)
+        x, idx = samples[d.subject].draw(b, device)
         if config.input_noise > 0:
             # Gaussian input noise, in units of each voxel's training std: Tikhonov (ridge-like)
             # regularisation of the input layer (Bishop, 1995).
@@ -194,6 +207,19 @@ def _step(
     if use_text and config.text_weight > 0:
         loss = loss + config.text_weight * contrastive(text_proj, torch.cat(texts))
     return loss
+
+
+def _adamw(groups: list[dict[str, Any]], lr: float, device: torch.device) -> Any:
+    """AdamW with the fused update (one kernel over all parameters) where torch has one.
+
+    The default per-tensor update cost a quarter of the training time on 2 CPU cores (15 s of
+    58 s for the demo world); the fused update is also PyTorch's fastest on CUDA.
+    """
+    import torch
+
+    if device.type in ("cpu", "cuda"):
+        return torch.optim.AdamW(groups, lr=lr, fused=True)
+    return torch.optim.AdamW(groups, lr=lr, foreach=True)
 
 
 def _param_groups(

@@ -19,6 +19,7 @@ from neurodecode.encoders._contrastive import (
     _check_targets,
     _check_voxels,
     _ContrastiveBase,
+    _maybe_groups,
     _maybe_targets,
     _set_standardizer,
 )
@@ -64,6 +65,7 @@ class MultiSubjectContrastiveEncoder(_ContrastiveBase):
         X: Mapping[str, Any],
         y: Mapping[str, Any],
         y_text: Mapping[str, Any] | None = None,
+        groups: Mapping[str, Any] | None = None,
     ) -> MultiSubjectContrastiveEncoder:
         """Train jointly on several subjects.
 
@@ -74,13 +76,16 @@ class MultiSubjectContrastiveEncoder(_ContrastiveBase):
             CLIP image embeddings of the stimulus of each trial.
         y_text : mapping of subject label to array of shape (n_trials_s, text_dim), optional
             Trains the text head.
+        groups : mapping of subject label to array of shape (n_trials_s,), optional
+            The stimulus of each trial (used by ``stimulus_samples`` configurations).
         """
         subjects = _same_keys(X, y, y_text)
         data = []
         for s in subjects:
             xs = _check_voxels(X[s], None)
             text = None if y_text is None else _maybe_targets(y_text[s], len(xs))
-            data.append(SubjectData(s, xs, _check_targets(y[s], len(xs)), text))
+            group = None if groups is None else _maybe_groups(groups[s], len(xs))
+            data.append(SubjectData(s, xs, _check_targets(y[s], len(xs)), text, group))
         self._fit_subjects(data)
         self.subjects_ = list(subjects)
         self.finetune_history_: dict[str, list[dict[str, float]]] = {}
@@ -95,6 +100,7 @@ class MultiSubjectContrastiveEncoder(_ContrastiveBase):
         *,
         epochs: int | None = None,
         train: Literal["all", "adapter"] = "all",
+        groups: Any | None = None,
     ) -> MultiSubjectContrastiveEncoder:
         """Add ``subject`` with a new input adapter and fine-tune on its data.
 
@@ -108,6 +114,8 @@ class MultiSubjectContrastiveEncoder(_ContrastiveBase):
             Fine-tuning epochs (default ``config_.epochs``).
         train : {"all", "adapter"}, default="all"
             Fine-tune the whole network (MindEye2) or only the new adapter.
+        groups : array-like of shape (n_trials,), optional
+            The stimulus of each trial (used by ``stimulus_samples`` configurations).
         """
         import torch
 
@@ -115,7 +123,10 @@ class MultiSubjectContrastiveEncoder(_ContrastiveBase):
         if train not in ("all", "adapter"):
             raise ValueError(f"train must be 'all' or 'adapter', got {train!r}")
         X = _check_voxels(X, None)
-        data = SubjectData(subject, X, _check_targets(y, len(X)), _maybe_targets(y_text, len(X)))
+        data = SubjectData(
+            subject, X, _check_targets(y, len(X)), _maybe_targets(y_text, len(X)),
+            _maybe_groups(groups, len(X)),
+        )  # fmt: skip
         if data.image.shape[1] != self.clip_dim_:
             raise ValueError(f"image targets must be {self.clip_dim_}-d like the base training")
         if data.text is not None and data.text.shape[1] != self.text_dim_:

@@ -10,8 +10,13 @@ Inputs:
   by stimulus id. ``--text-features`` (same layout, e.g. the mean CLIP text embedding of each
   image's captions) adds the text head.
 
-Training uses single trials of the ``train`` split; ``test`` trials are averaged over repeats
-per stimulus (NSD convention). Outputs in ``--out``:
+Training uses the trials of the ``train`` split (with the preset's ``stimulus_samples``, each
+sample averages a random subset of one stimulus's repeats); ``test`` trials are averaged over
+repeats per stimulus (NSD convention). The ridge baseline is the project's
+:class:`~neurodecode.encoders.RidgeEncoder` from voxels to CLIP embeddings (one cross-validated
+alpha per embedding dimension), fitted on the repeat-averaged training stimuli: the test inputs'
+kind, and a dual (kernel) problem of one row per stimulus. Progress (epoch, loss, elapsed
+time) is printed while training. Outputs in ``--out``:
 
 * ``sub-<S>_desc-contrastive_model/`` (config.json + model.safetensors);
 * ``sub-<S>_desc-contrastive_retrieval.json``: retrieval of the encoder and of a ridge
@@ -75,6 +80,8 @@ class ContrastiveStageConfig(StageConfig):
         Overrides the preset's number of epochs.
     device : str
         Torch device for training and inference (cpu, cuda).
+    threads : int or None
+        CPU threads of torch (default: torch's own choice, one per core).
     seed : int
         Seeds training and the retrieval draws.
     n_way : int
@@ -97,6 +104,7 @@ class ContrastiveStageConfig(StageConfig):
     preset: str = option("synthetic-cpu", choices=_presets)
     epochs: int | None = option(None, minimum=1)
     device: str = "cpu"
+    threads: int | None = option(None, minimum=1)
     seed: int = option(0, minimum=0)
     n_way: int = option(300, minimum=2)
     n_draws: int = option(30, minimum=1)
@@ -134,12 +142,15 @@ def _read_subject(cfg: ContrastiveStageConfig, prep: Any) -> dict[str, Any]:
     train_rows = prep.split("train")
     stim = prep.trials["stim_id"].to_numpy().astype(np.int64)
     X_test, test_ids = prep.select(roi=cfg.roi, split="test", average_repeats=True)
+    X_avg, avg_ids = prep.select(roi=cfg.roi, split="train", average_repeats=True)
     rois = {name: mask[cols] for name, mask in prep.rois.items() if name != cfg.roi}
     return {
         "X_train": prep.rows(train_rows, cols),
         "train_ids": stim[train_rows],
         "X_test": X_test,
         "test_ids": np.asarray(test_ids, dtype=np.int64),
+        "X_train_average": X_avg,
+        "train_average_ids": np.asarray(avg_ids, dtype=np.int64),
         "rois": {name: m for name, m in rois.items() if m.any() and not m.all()},
     }
 
@@ -184,9 +195,12 @@ def run(cfg: ContrastiveStageConfig) -> ContrastiveOutputs:
 
 
 def _train_and_evaluate(cfg: ContrastiveStageConfig, prep: Any) -> tuple[Any, ...]:
-    import numpy as np
-    from sklearn.linear_model import RidgeCV
+    import time
 
+    import numpy as np
+    import torch
+
+    from neurodecode.encoders import RidgeEncoder
     from neurodecode.encoders._contrastive import ContrastiveEncoder
     from neurodecode.encoders._contrastive_ablation import roi_ablation
     from neurodecode.encoders._contrastive_net import get_preset
@@ -201,8 +215,14 @@ def _train_and_evaluate(cfg: ContrastiveStageConfig, prep: Any) -> tuple[Any, ..
     config = get_preset(cfg.preset)
     if cfg.epochs:
         config = config.replace(epochs=cfg.epochs)
-    enc = ContrastiveEncoder(config, random_state=cfg.seed, device=cfg.device)
-    enc.fit(d["X_train"], Y_train, T_train)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    start = time.perf_counter()
+    n_voxels = d["X_test"].shape[1]
+    print(f"{cfg.subject}: {len(d['X_train'])} training trials x {n_voxels} voxels", flush=True)
+    enc = ContrastiveEncoder(config, random_state=cfg.seed, device=cfg.device, verbose=True)
+    enc.fit(d["X_train"], Y_train, T_train, groups=d["train_ids"])
+    train_s = time.perf_counter() - start
 
     protocol = {"n_way": cfg.n_way, "n_draws": cfg.n_draws, "seed": cfg.seed}
     emb = enc.embed(d["X_test"])
@@ -216,11 +236,20 @@ def _train_and_evaluate(cfg: ContrastiveStageConfig, prep: Any) -> tuple[Any, ..
         "n_test_stimuli": len(d["X_test"]),
         "contrastive": retrieval_accuracy(emb, Y_test, **protocol).as_dict(),
     }
-    X_train_ram = d["X_train"][np.arange(len(d["X_train"]))]  # ridge needs it in memory
-    ridge = RidgeCV(alphas=np.logspace(-2, 6, 17)).fit(X_train_ram, Y_train)
-    del X_train_ram
+    start = time.perf_counter()
+    Y_avg = _lookup(cfg.features, d["train_average_ids"])
+    ridge = RidgeEncoder(backend="torch" if cfg.device != "cpu" else "numpy", device=cfg.device)
+    ridge.fit(d["X_train_average"], Y_avg)
     baseline = retrieval_accuracy(ridge.predict(d["X_test"]), Y_test, **protocol)
-    result["ridge_baseline"] = {**baseline.as_dict(), "alpha": float(ridge.alpha_)}
+    alphas, counts = np.unique(ridge.best_alphas_, return_counts=True)
+    result["ridge_baseline"] = {
+        **baseline.as_dict(),
+        "estimator": "RidgeEncoder (voxels -> CLIP, one alpha per dimension)",
+        "n_train_stimuli": len(Y_avg),
+        "alphas": {f"{a:g}": int(c) for a, c in zip(alphas, counts, strict=True)},
+    }
+    result["seconds"] = {"contrastive_fit": train_s, "ridge_fit": time.perf_counter() - start}
+    print(f"ridge baseline fitted in {result['seconds']['ridge_fit']:.1f} s", flush=True)
     if T_test is not None:
         result["text"] = retrieval_accuracy(enc.embed_text(d["X_test"]), T_test, **protocol)
         result["text"] = result["text"].as_dict()

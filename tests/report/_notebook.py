@@ -8,9 +8,15 @@ NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "encoding_across_
 
 
 def run_notebook(
-    derivatives: Path, workdir: Path, monkeypatch, timeout: int = 300, notebook: Path = NOTEBOOK
+    derivatives: Path | str,
+    workdir: Path,
+    monkeypatch,
+    timeout: int = 300,
+    notebook: Path = NOTEBOOK,
 ):
-    """Execute ``notebook`` (default the encoding one) with ``NEURODECODE_DERIVATIVES=derivatives``.
+    """Execute ``notebook`` (default: the encoding one) with ``NEURODECODE_DERIVATIVES``.
+
+    ``derivatives`` is one folder, or several joined by ``os.pathsep``.
 
     Returns ``(outputs, text)``: every code-cell output, and their ``text/plain`` joined.
     """

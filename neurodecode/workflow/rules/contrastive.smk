@@ -2,7 +2,7 @@
 # exists only when the config has a `contrastive` section naming its CLIP image feature space
 # (the toy CLIP space `clipimage` in the default experiment); its retrieval results join the
 # report. The stage trains on CUDA when the profile grants the job a `gpu` resource
-# (profiles/slurm), on the CPU otherwise.
+# (profiles/slurm), on the CPU otherwise, with as many torch threads as the rule's threads.
 
 CONTRASTIVE = "sub-{subject}/sub-{subject}_desc-contrastive_retrieval.json"
 CONTRASTIVE_MODEL = "sub-{subject}/sub-{subject}_desc-contrastive_model"
@@ -49,4 +49,4 @@ if "contrastive" in config:
             "neurodecode contrastive --subject {wildcards.subject:q} --cache ."
             " --space {params.grid:q} --features {input.features:q} {params.text}"
             " {params.options} --seed {params.seed} --device {params.device:q}"
-            " --out sub-{wildcards.subject:q} > {log:q} 2>&1"
+            " --threads {threads} --out sub-{wildcards.subject:q} > {log:q} 2>&1"
