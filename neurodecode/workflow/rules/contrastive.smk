@@ -49,4 +49,4 @@ if "contrastive" in config:
             "neurodecode contrastive --subject {wildcards.subject:q} --cache ."
             " --space {params.grid:q} --features {input.features:q} {params.text}"
             " {params.options} --seed {params.seed} --device {params.device:q}"
-            " --threads {threads} --out sub-{wildcards.subject:q} > {log:q} 2>&1"
+            " --threads {threads:q} --out sub-{wildcards.subject:q} > {log:q} 2>&1"
