@@ -13,7 +13,15 @@ import importlib
 from typing import Any
 
 # public name -> (private module, attribute); the decoding capabilities add theirs here
-_LAZY: dict[str, tuple[str, str]] = {}
+_LAZY: dict[str, tuple[str, str]] = {
+    "RidgeDecoder": ("_ridge_decoder", "RidgeDecoder"),
+    "RowIndexedTargets": ("_ridge_decoder", "RowIndexedTargets"),
+    "BrainCaptionPipeline": ("_caption", "BrainCaptionPipeline"),
+    "CaptionOutput": ("_caption", "CaptionOutput"),
+    "caption_vision_tokens": ("_caption", "caption_vision_tokens"),
+    "given_vision_tokens": ("_caption", "given_vision_tokens"),
+    "vision_tokens": ("_caption", "vision_tokens"),
+}
 
 __all__ = sorted(_LAZY)
 

@@ -1,5 +1,12 @@
 """Metrics with fixed, documented definitions (pure numpy; imports nothing else of ours)."""
 
+from neurodecode.metrics._captions import (
+    TEXT_METRICS,
+    caption_scores,
+    embedding_cosine,
+    per_caption_scores,
+    ptb_tokenize,
+)
 from neurodecode.metrics._retrieval import (
     RetrievalResult,
     cosine_similarity,
@@ -18,12 +25,17 @@ from neurodecode.metrics._voxelwise import (
 )
 
 __all__ = [
+    "TEXT_METRICS",
     "Estimate",
     "RetrievalResult",
     "bootstrap_mean",
+    "caption_scores",
     "cosine_similarity",
+    "embedding_cosine",
     "noise_normalized_score",
     "pearson_r_voxels",
+    "per_caption_scores",
+    "ptb_tokenize",
     "r2_score_voxels",
     "rank_candidates",
     "retrieval_accuracy",
