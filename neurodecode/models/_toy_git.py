@@ -43,7 +43,7 @@ TOY_GIT_ARCH: dict[str, Any] = {
         "num_hidden_layers": 3,
         "num_attention_heads": 4,
         "image_size": 64,
-        "patch_size": 8,
+        "patch_size": 16,
     },
     "hidden_size": 128,
     "intermediate_size": 512,

@@ -22,6 +22,7 @@ STAGE_MODULES: tuple[str, ...] = (
     "models",
     "encode",
     "contrastive",
+    "caption",
     "evaluate",
     "report",
     "run",
