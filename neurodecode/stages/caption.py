@@ -253,6 +253,8 @@ def _decode_and_score(cfg: CaptionStageConfig, prep: Any) -> tuple[dict[str, Any
         from neurodecode.decoders._caption_eval import attribute_accuracy
 
         attrs = truth.attributes(test_ids)
+        for entry, a in zip(result["captions"], attrs, strict=True):
+            entry["truth"] = {"colour": a["main_colour"], "category": a["category"]}
         result["attributes"] = {
             "brain": attribute_accuracy(decoded.captions, attrs),
             "captioner": attribute_accuracy(seen, attrs),

@@ -7,8 +7,12 @@ from pathlib import Path
 NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "encoding_across_subjects.ipynb"
 
 
-def run_notebook(derivatives: Path, workdir: Path, monkeypatch, timeout: int = 300):
-    """Execute the notebook with ``NEURODECODE_DERIVATIVES=derivatives``.
+def run_notebook(
+    derivatives: Path, workdir: Path, monkeypatch, timeout: int = 300, notebook: Path = NOTEBOOK
+):
+    """Execute ``notebook`` (default: the encoding one) on ``derivatives``.
+
+    ``NEURODECODE_DERIVATIVES`` is set to ``derivatives`` for the kernel.
 
     Returns ``(outputs, text)``: every code-cell output, and their ``text/plain`` joined.
     """
@@ -16,7 +20,7 @@ def run_notebook(derivatives: Path, workdir: Path, monkeypatch, timeout: int = 3
     from nbclient import NotebookClient
 
     monkeypatch.setenv("NEURODECODE_DERIVATIVES", str(derivatives))
-    nb = nbformat.read(NOTEBOOK, as_version=4)
+    nb = nbformat.read(notebook, as_version=4)
     NotebookClient(
         nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(workdir)}}
     ).execute()
