@@ -61,7 +61,7 @@ def part_equal(n: int, p: int, dims: int, n_test: int) -> dict:
     X, Y = make_data(n + n_test, p, N_TOKENS * dims, rank=20)
     Xtr, Ytr, Xte = X[:n], Y[:n], X[n:]
     t0 = time.perf_counter()
-    joint = RidgeDecoder().fit(Xtr, Ytr).predict(Xte)
+    joint = RidgeDecoder().fit(Xtr, Ytr).predict_raw(Xte)
     t_joint = time.perf_counter() - t0
     t0 = time.perf_counter()
     per = np.concatenate(
@@ -91,14 +91,14 @@ def part_pca(n: int, p: int, q: int, n_test: int, components: list[int]) -> dict
     t0 = time.perf_counter()
     exact = RidgeDecoder().fit(Xtr, Ytr)
     rows = [{"n_components": None, "seconds": round(time.perf_counter() - t0, 2)}]
-    preds = [exact.predict(Xte)]
+    preds = [exact.predict_raw(Xte)]
     for k in components:
         t0 = time.perf_counter()
         dec = RidgeDecoder(n_components=k).fit(Xtr, Ytr)
         seconds = round(time.perf_counter() - t0, 2)
         kept = round(dec.explained_variance_ratio_, 4)
         rows.append({"n_components": k, "seconds": seconds, "explained_variance_ratio": kept})
-        preds.append(dec.predict(Xte))
+        preds.append(dec.predict_raw(Xte))
     for row, pred in zip(rows, preds, strict=True):
         row["test_r2_mean"] = round(float(np.mean(r2_score_voxels(Yte, pred))), 4)
         row["test_r_mean"] = round(float(np.nanmean(pearson_r_voxels(Yte, pred))), 4)
@@ -119,7 +119,7 @@ def _real_child(n: int, p: int, q: int, k: int | None, chunk: int, targets: str)
     with h5py.File(targets, "r") as fh:
         dec = RidgeDecoder(n_components=k, chunk_size=chunk).fit(X, fh["features"])
     wall = time.perf_counter() - t0
-    pred = dec.predict(X[:8])
+    pred = dec.predict_raw(X[:8])
     return {"wall_s": round(wall, 1), "peak_mb": round(_vmhwm_mb()), "baseline_mb": round(baseline),
             "n_components": k, "chunk_size": chunk, "form": dec.ridge_.form_,
             "explained_variance_ratio": round(dec.explained_variance_ratio_, 4),

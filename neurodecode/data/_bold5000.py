@@ -21,6 +21,7 @@ from neurodecode.data._splits import make_split
 from neurodecode.data._stimuli import BOLD5000Stimuli
 from neurodecode.data._subject import Subject, VolumeGeometry
 from neurodecode.data._volumes import (
+    check_grid,
     find_file,
     load_mat,
     nifti_shape,
@@ -52,13 +53,31 @@ def _normalise_roi(stem: str, path: Path) -> str:
 
 
 def _combine_hemispheres(rois: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Add ``"PPA"`` (both hemispheres) beside ``"LHPPA"``/``"RHPPA"``."""
+    """Add ``"PPA"`` (both hemispheres) beside ``"LHPPA"``/``"RHPPA"``.
+
+    Only where both hemispheres' masks exist: a bilateral ROI is never built from one side.
+    """
     out = dict(rois)
     for roi in b5k.ROI_NAMES:
         parts = [rois[h + roi] for h in b5k.HEMISPHERES if h + roi in rois]
-        if parts:
+        if len(parts) == len(b5k.HEMISPHERES):
             out[roi] = np.logical_or.reduce(parts)
     return out
+
+
+def check_image_names(path: Path, lines: list[str]) -> list[str]:
+    """The image names of a list (``rep_`` prefixes stripped), refusing what is not a plain
+    file name: release-provided names become paths under the root and must not leave it."""
+    names = [_strip_repeat(n) for n in lines]
+    if not names:
+        raise ReleaseError(path, "holds no image names", "one name per trial")
+    for number, name in enumerate(names, start=1):
+        if "/" in name or "\\" in name or name in (".", ".."):
+            raise ReleaseError(
+                path, f"line {number} is {name!r}, not a file name",
+                "image file names (no folders, no '..')",
+            )  # fmt: skip
+    return names
 
 
 class BOLD5000Subject(Subject):
@@ -89,7 +108,7 @@ class BOLD5000Subject(Subject):
             names_path = root / b5k.stim_list_path(subject)
         else:
             raise ValueError(f"release must be 'glmsingle' or 'roi', got {release!r}")
-        all_names = [_strip_repeat(n) for n in read_lines(names_path)]
+        all_names = check_image_names(names_path, read_lines(names_path))
         table, stim_all = np.unique(np.array(all_names, dtype=object), return_inverse=True)
         counts_all = np.bincount(stim_all)
         order = np.argsort(stim_all, kind="stable")
@@ -145,6 +164,7 @@ class BOLD5000Subject(Subject):
         folder = first.parent
         mask_path = find_file(root, b5k.brainmask_path(subject))
         brain, affine = read_volume(mask_path)
+        self._mask_affine, self._mask_name = affine, mask_path.name
         grid = tuple(int(v) for v in brain.shape)
         files: dict[int, Path] = {}
         lengths: list[int] = []
@@ -154,11 +174,26 @@ class BOLD5000Subject(Subject):
                 break
             shape = nifti_shape(path)
             if len(shape) != 4 or shape[:3] != grid:
-                raise ReleaseError(path, f"image has shape {shape}", f"(*{grid}, trials)")
+                raise ReleaseError(
+                    path, f"image has shape {shape}", f"(*{grid}, trials), {mask_path.name}'s grid"
+                )
+            # (the beta files' own affine is reportedly wrong, DATA_FORMATS B: the brain
+            # mask's is the geometry; masks and ROIs are compared with it)
             files[s] = path
             lengths.append(shape[3])
         if not files:
             raise ReleaseError(first, "session file is missing")
+        after = [
+            s
+            for s in range(len(files) + 2, n_names + 1)
+            if (folder / b5k.beta_session_path(subject, s, beta_type).name).is_file()
+        ]
+        if after:
+            gap = folder / b5k.beta_session_path(subject, len(files) + 1, beta_type).name
+            raise ReleaseError(
+                gap, f"session file is missing (session {after[0]} is there)",
+                "consecutive sessions: the image list is split by session lengths",
+            )  # fmt: skip
         wanted = sorted(files) if sessions is None else sorted(sessions)
         for s in wanted:
             if s not in files:
@@ -181,7 +216,25 @@ class BOLD5000Subject(Subject):
         trial = offsets[session - 1] + in_session
         self._files, self._lengths, self._brain_grid = files, lengths, grid
         self._mask_paths = self._find_roi_masks(root, subject)
-        column_mask = brain > 0 if voxels is None else self._roi_volumes(grid)[voxels]
+        column_mask = brain > 0
+        if voxels is not None:
+            volumes = self._roi_volumes(grid)
+            if voxels not in volumes:
+                sides = [h for h in b5k.HEMISPHERES if h + voxels in self._mask_paths]
+                lacking = [h for h in b5k.HEMISPHERES if h not in sides]
+                where = (
+                    self._mask_paths[sides[0] + voxels].with_name(
+                        f"sub-{subject}_mask-{lacking[0]}{voxels}.nii.gz"
+                    )
+                    if len(sides) == 1
+                    else root / b5k.roi_mask_path(subject, "LH", voxels).parent
+                )
+                raise ReleaseError(
+                    where,
+                    f"no ROI mask {voxels!r} for {subject} (masks found: {sorted(volumes)})",
+                    f"sub-{subject}_mask-<LH|RH>{voxels}.nii.gz, both hemispheres",
+                )
+            column_mask = volumes[voxels] & (brain > 0)
         ijk = mask_to_ijk(column_mask)
         ijk.setflags(write=False)
         return trial, session, in_session, VolumeGeometry(affine=affine, shape=grid, ijk=ijk)
@@ -202,9 +255,8 @@ class BOLD5000Subject(Subject):
     def _roi_volumes(self, grid) -> dict[str, np.ndarray]:
         out = {}
         for name, path in self._mask_paths.items():
-            vol, _ = read_volume(path)
-            if vol.shape != grid:
-                raise ReleaseError(path, f"volume grid {vol.shape}", f"the brain mask's {grid}")
+            vol, affine = read_volume(path)
+            check_grid(path, vol.shape, affine, grid, self._mask_affine, self._mask_name)
             out[name] = vol > 0
         return _combine_hemispheres(out)
 

@@ -16,6 +16,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from neurodecode._registry import Registry
+
 __all__ = [
     "DatasetSpec",
     "build_manifest",
@@ -41,7 +43,7 @@ class DatasetSpec:
     load_subject : callable
         ``load_subject(root, subject, **options) -> Subject``.
     verify : callable
-        ``verify(root, subjects, sessions, fmt) -> list[Problem]``.
+        ``verify(root, subjects, sessions, fmt, manifest) -> list[Problem]``.
     prepare_options : callable
         ``prepare_options(config) -> dict``: the reader options ``prepare`` opens a subject
         with, from a :class:`~neurodecode.data.PrepareConfig`.
@@ -97,30 +99,24 @@ class DatasetSpec:
         return {}
 
 
-_REGISTRY: dict[str, DatasetSpec] = {}
+_REGISTRY: Registry[DatasetSpec] = Registry("dataset", lambda spec: spec.name)
 
 
 def register_dataset(spec: DatasetSpec, *, overwrite: bool = False) -> DatasetSpec:
     """Add a release to the registry (``overwrite`` to replace one of the same name)."""
-    if spec.name in _REGISTRY and not overwrite:
-        raise ValueError(f"dataset {spec.name!r} is already registered")
-    _REGISTRY[spec.name] = spec
-    return spec
+    return _REGISTRY.register(spec, overwrite=overwrite)
 
 
 def list_datasets() -> list[str]:
     """Registered dataset names, sorted."""
     _ensure_builtin()
-    return sorted(_REGISTRY)
+    return _REGISTRY.names()
 
 
 def get_dataset(name: str) -> DatasetSpec:
     """The registry entry of ``name``; an unknown name lists the registered ones."""
     _ensure_builtin()
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise ValueError(f"unknown dataset {name!r}; one of {sorted(_REGISTRY)}") from None
+    return _REGISTRY.get(name)
 
 
 def _nsd_prepare_options(config: Any) -> dict[str, Any]:
@@ -137,16 +133,16 @@ def _bold5000_prepare_options(config: Any) -> dict[str, Any]:
     return {"release": "glmsingle", "sessions": config.sessions, "voxels": config.roi}
 
 
-def _nsd_verify(root: Any, subjects: Any, sessions: Any, fmt: Any) -> list[Any]:
+def _nsd_verify(root: Any, subjects: Any, sessions: Any, fmt: Any, manifest: Any) -> list[Any]:
     from neurodecode.data._verify import verify_release
 
-    return verify_release(root, subjects, sessions, fmt)
+    return verify_release(root, subjects, sessions, fmt, manifest)
 
 
-def _bold5000_verify(root: Any, subjects: Any, sessions: Any, fmt: Any) -> list[Any]:
+def _bold5000_verify(root: Any, subjects: Any, sessions: Any, fmt: Any, manifest: Any) -> list[Any]:
     from neurodecode.data._verify_bold5000 import verify_bold5000
 
-    return verify_bold5000(root, subjects, sessions)
+    return verify_bold5000(root, subjects, sessions, manifest)
 
 
 _BUILTIN_DONE = False
@@ -207,9 +203,22 @@ def build_manifest(dataset: str) -> dict[str, Any]:
     return get_dataset(dataset).build_manifest()
 
 
-def write_manifests(folder: str | os.PathLike[str]) -> list[Path]:
-    """(Re)write ``folder/<dataset>.json`` for every registered dataset."""
+def load_manifest(dataset: str, path: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+    """A dataset's manifest: ``path`` (e.g. one with checksums a user recorded), else the
+    packaged one. Raises :class:`ReleaseError` naming the file when it is not a manifest."""
+    from neurodecode.data._manifest import MANIFEST_DIR, read_manifest
+
+    name = get_dataset(dataset).name
+    return read_manifest(Path(path) if path is not None else MANIFEST_DIR / f"{name}.json")
+
+
+def write_manifests(folder: str | os.PathLike[str] | None = None) -> list[Path]:
+    """(Re)write ``folder/<dataset>.json`` (default the packaged ones) for every dataset."""
     import json
+
+    from neurodecode.data._manifest import MANIFEST_DIR
+
+    folder = MANIFEST_DIR if folder is None else folder
 
     out = []
     for name in list_datasets():

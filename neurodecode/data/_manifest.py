@@ -35,6 +35,25 @@ BOLD5000_GRIDS = {"CSI1": (71, 89, 72), "CSI2": (72, 92, 70), "CSI3": (72, 88, 6
                   "CSI4": (70, 89, 70)}  # fmt: skip
 
 
+#: The packaged manifests (``data_manifests/`` in a source checkout links here).
+MANIFEST_DIR = Path(__file__).resolve().parent / "manifests"
+
+
+def read_manifest(file: Path) -> dict[str, Any]:
+    """The manifest JSON at ``file``; :class:`ReleaseError` naming the file when it is not one."""
+    import json
+
+    from neurodecode.data._errors import ReleaseError
+
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ReleaseError(file, f"unreadable manifest ({exc})") from exc
+    if not isinstance(data, dict) or not isinstance(data.get("files"), list):
+        raise ReleaseError(file, "not a manifest", "a JSON object with a 'files' list")
+    return data
+
+
 def _entry(path: Path, kind: str, **extra: Any) -> dict[str, Any]:
     return {"path": path.as_posix(), "kind": kind, "bytes": None, "sha256": None, **extra}
 

@@ -21,7 +21,9 @@ from neurodecode.data._splits import make_split
 from neurodecode.data._stimuli import NSDStimuli
 from neurodecode.data._subject import Subject, VolumeGeometry
 from neurodecode.data._volumes import (
+    check_grid,
     load_mat,
+    nifti_affine,
     nifti_shape,
     open_hdf5,
     read_ctab,
@@ -96,6 +98,61 @@ def _repeat_index(k10: np.ndarray) -> np.ndarray:
     return repeat
 
 
+def design_trials(
+    master: np.ndarray, subjectim: np.ndarray, n_shared: int, number: int, trial: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The one place NSD's 1-based design becomes 0-based trial facts.
+
+    For 0-based global trials ``trial``: the 1-based 10k index ``k10 = masterordering[trial]``,
+    the 0-based ``nsdId = subjectim[subject - 1, k10 - 1] - 1``, the repeat index (earlier
+    trials showing the same image) and whether the trial is a shared (test) image
+    (``k10 <= len(sharedix)``: the shared images are the first columns of ``subjectim``).
+    """
+    k10 = master[trial]
+    stim_id = subjectim[number - 1, k10 - 1] - 1
+    repeat = _repeat_index(master)[trial]
+    return k10, stim_id, repeat, k10 <= n_shared
+
+
+def read_design(root: Path, number: int | None = None) -> tuple[np.ndarray, ...]:
+    """``(masterordering, subjectim, sharedix)`` of ``nsd_expdesign.mat``, checked.
+
+    All three stay 1-based as in the file (MATLAB); readers convert them once. ``number``
+    (1-based subject) also checks that subject's row. Raises :class:`ReleaseError` naming the
+    file for anything a reader would trip on later.
+    """
+    path = Path(root) / nsd.expdesign_path()
+    design = load_mat(path, nsd.EXPDESIGN_REQUIRED_KEYS)
+    try:
+        master = design["masterordering"].ravel().astype(np.int64)  # 1-based 10k per trial
+        subjectim = design["subjectim"].astype(np.int64)  # 1-based 73k id per (subject, 10k)
+        sharedix = design["sharedix"].ravel().astype(np.int64)  # 1-based 73k ids, shared1000
+    except (TypeError, ValueError) as exc:
+        raise ReleaseError(path, f"non-numeric design fields ({exc})") from exc
+    rows = number if number is not None else 1
+    if subjectim.ndim != 2 or subjectim.shape[0] < rows or master.size == 0:
+        raise ReleaseError(
+            path,
+            f"subjectim has shape {subjectim.shape} and masterordering {master.size} trials",
+            f"a row for subject {rows} and a non-empty masterordering",
+        )
+    if master.min() < 1 or master.max() > subjectim.shape[1]:
+        raise ReleaseError(
+            path, "masterordering holds indices outside subjectim", f"1..{subjectim.shape[1]}"
+        )
+    if sharedix.size == 0 or sharedix.size > subjectim.shape[1]:
+        raise ReleaseError(path, f"sharedix holds {sharedix.size} ids", "1..subjectim columns")
+    # The shared images occupy the first len(sharedix) columns of subjectim (A4).
+    for row in [number - 1] if number is not None else range(subjectim.shape[0]):
+        if set(subjectim[row, : sharedix.size].tolist()) != set(sharedix.tolist()):
+            raise ReleaseError(
+                path,
+                f"the first columns of subjectim row {row + 1} are not sharedix",
+                "the shared images first in every subject's row",
+            )
+    return master, subjectim, sharedix
+
+
 class NSDSubject(Subject):
     """An NSD subject read from a release root; see :func:`load_nsd_subject`."""
 
@@ -119,40 +176,21 @@ class NSDSubject(Subject):
         number = nsd.subject_number(subject)
         self.space, self.version, self._atlases = space, version, atlases
         design_path = root / nsd.expdesign_path()
-        design = load_mat(design_path, nsd.EXPDESIGN_REQUIRED_KEYS)
-        master = design["masterordering"].ravel().astype(np.int64)  # 1-based 10k index per trial
-        subjectim = design["subjectim"].astype(np.int64)  # 1-based 73k id per (subject, 10k)
-        sharedix = design["sharedix"].ravel().astype(np.int64)  # 1-based 73k ids of shared1000
+        master, subjectim, sharedix = read_design(root, number)
         n_shared = sharedix.size  # N_SHARED (1000) in the real release; the file decides
-        if subjectim.ndim != 2 or subjectim.shape[0] < number or master.size == 0:
-            raise ReleaseError(
-                design_path,
-                f"subjectim has shape {subjectim.shape}",
-                f"a row for subject {number} and a non-empty masterordering",
-            )
-        if master.min() < 1 or master.max() > subjectim.shape[1]:
-            raise ReleaseError(
-                design_path,
-                "masterordering holds indices outside subjectim",
-                f"1..{subjectim.shape[1]}",
-            )
-        # The shared images occupy the first len(sharedix) columns of subjectim (A4).
-        if set(subjectim[number - 1, :n_shared].tolist()) != set(sharedix.tolist()):
-            raise ReleaseError(
-                design_path,
-                "the first columns of subjectim are not sharedix",
-                "the shared images first in every subject's row",
-            )
 
         files = _session_files(root, subject, space, version, fmt, master.size, sessions)
         mask_path = root / nsd.brainmask_path(subject, space)
         brain, affine = read_volume(mask_path)
+        self._mask_affine, self._mask_name = affine, mask_path.name
         grid = tuple(int(v) for v in brain.shape)
         per_session = None
         for path in files.values():
             n, shape = _session_shape(path)
-            if shape != grid:
-                raise ReleaseError(path, f"volume grid {shape}", f"the brain mask's grid {grid}")
+            if path.name.endswith(".nii.gz"):  # HDF5 betas carry no affine
+                check_grid(path, shape, nifti_affine(path), grid, affine, mask_path.name)
+            elif shape != grid:
+                raise ReleaseError(path, f"volume grid {shape}", f"{mask_path.name}'s grid {grid}")
             if per_session is not None and n != per_session:
                 raise ReleaseError(
                     path, f"holds {n} trials", f"{per_session} like the other sessions"
@@ -168,12 +206,8 @@ class NSDSubject(Subject):
                 f"masterordering has {master.size} trials",
                 f"at least {trial.max() + 1} for sessions {sorted(files)}",
             )
-        k10 = master[trial]
-        # nsdId = subjectim[s-1, k10-1] - 1: subjectim and masterordering are 1-based.
-        stim_id = subjectim[number - 1, k10 - 1] - 1
-        repeat = _repeat_index(master)[trial]
+        k10, stim_id, repeat, is_test = design_trials(master, subjectim, n_shared, number, trial)
         run = self._check_responses(root, subject, number, session, in_session, stim_id, k10)
-        is_test = k10 <= n_shared
         trials = pd.DataFrame(
             {
                 "trial": trial,
@@ -193,7 +227,8 @@ class NSDSubject(Subject):
         if voxels is None:
             column_mask = brain > 0
         else:
-            column_mask = self._atlas_volume(root, subject, voxels, grid) > 0
+            # an atlas's voxels outside the brain mask have no betas: never columns
+            column_mask = (self._atlas_volume(root, subject, voxels, grid) > 0) & (brain > 0)
         ijk = mask_to_ijk(column_mask)
         ijk.setflags(write=False)
         self._files, self._per_session = files, per_session
@@ -249,9 +284,8 @@ class NSDSubject(Subject):
     # ------------------------------------------------------------------ volumes
     def _atlas_volume(self, root: Path, subject: str, atlas: str, grid, hemi=None) -> np.ndarray:
         path = root / nsd.roi_path(subject, atlas, self.space, hemi)
-        vol, _ = read_volume(path)
-        if vol.shape != grid:
-            raise ReleaseError(path, f"volume grid {vol.shape}", f"the brain mask's grid {grid}")
+        vol, affine = read_volume(path)
+        check_grid(path, vol.shape, affine, grid, self._mask_affine, self._mask_name)
         # -1 = outside the brain, 0 = unlabelled, 1..K = labels (stored as floats).
         return np.rint(vol).astype(np.int32)
 
@@ -266,11 +300,8 @@ class NSDSubject(Subject):
         path = self.root / nsd.ncsnr_path(self.label, self.space, self.version)
         if not path.is_file():
             return None
-        vol, _ = read_volume(path)
-        if vol.shape != self.shape:
-            raise ReleaseError(
-                path, f"volume grid {vol.shape}", f"the brain mask's grid {self.shape}"
-            )
+        vol, affine = read_volume(path)
+        check_grid(path, vol.shape, affine, self.shape, self.affine, self._mask_name)
         i, j, k = self.ijk.T
         return vol[i, j, k]  # NaN outside the brain stays NaN
 

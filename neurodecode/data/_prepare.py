@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ import numpy as np
 
 from neurodecode.data._cache import CACHE_TRIAL_COLUMNS, CachePaths, cache_is_complete
 from neurodecode.data._datasets import get_dataset
+from neurodecode.data._errors import ReleaseError
 
 __all__ = [
     "PrepareConfig",
@@ -60,6 +62,11 @@ class PrepareConfig:
         1-based sessions; default: every session file present.
     atlases : tuple of str, optional
         Atlases kept as ROIs; default every atlas of the release.
+    nonfinite : {"mask", "refuse"}
+        What a NaN or infinite beta does: ``"mask"`` drops that value from its session's
+        z-scoring statistics and stores it as 0 (the voxel's training mean) in that trial only,
+        counting every masked value in the sidecar; ``"refuse"`` stops with an error naming the
+        session file, the trial and the voxel.
     """
 
     dataset: str
@@ -71,6 +78,7 @@ class PrepareConfig:
     space: str | None = None
     sessions: tuple[int, ...] | None = None
     atlases: tuple[str, ...] | None = None
+    nonfinite: str = "mask"
 
     def resolved(self) -> PrepareConfig:
         """The config with the dataset's defaults filled in."""
@@ -94,14 +102,30 @@ def open_release_subject(config: PrepareConfig) -> Any:
 
 
 def _zscore_session(x: np.ndarray, train: np.ndarray) -> tuple[np.ndarray, ...]:
-    """z-score columns of ``x`` (float32, in place) with the rows ``train``'s statistics."""
+    """z-score columns of ``x`` (float32, in place) with the rows ``train``'s statistics.
+
+    Non-finite values are left out of the statistics and become 0 (the training mean); a
+    column with fewer than two finite training values counts as constant (all 0).
+    """
+    bad = ~np.isfinite(x)
     ref = x[train] if train.any() else x
-    mean = ref.mean(axis=0, dtype=np.float64)
-    std = ref.std(axis=0, dtype=np.float64)
+    if bad.any():
+        ref = np.where(np.isfinite(ref), ref, np.nan)
+        with np.errstate(invalid="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns: handled below
+            mean = np.asarray(np.nanmean(ref, axis=0, dtype=np.float64))
+            std = np.asarray(np.nanstd(ref, axis=0, dtype=np.float64))
+        few = np.isfinite(ref).sum(axis=0) < 2
+        mean[few], std[few] = 0.0, 0.0
+        x[bad] = 0.0
+    else:
+        mean = np.asarray(ref.mean(axis=0, dtype=np.float64))
+        std = np.asarray(ref.std(axis=0, dtype=np.float64))
     constant = ~(std > 0)
     x -= mean.astype(np.float32)
     x /= np.where(constant, 1.0, std).astype(np.float32)
     x[:, constant] = 0.0
+    x[bad] = 0.0
     return mean, std, constant
 
 
@@ -111,12 +135,36 @@ def cache_trials(subject: Any) -> Any:
     return trials.astype({"session": np.int64, "trial_in_session": np.int64})
 
 
+def _nonfinite_report(
+    subject: Any, session: int, rows: np.ndarray, x: np.ndarray, policy: str
+) -> dict[str, int]:
+    """Count the non-finite betas of a session; refuse them when the policy says so."""
+    bad = ~np.isfinite(x)
+    if not bad.any():
+        return {}
+    t, v = np.argwhere(bad)[0]
+    if policy == "refuse":
+        files = {f.name: f for f in subject.source_files()}
+        where = next((f for n, f in files.items() if f"session{session:02d}" in n
+                      or f"ses-{session:02d}" in n), subject.root)  # fmt: skip
+        ijk = subject.ijk[v].tolist() if subject.geometry is not None else int(v)
+        raise ReleaseError(
+            where,
+            f"{int(bad.sum())} non-finite betas in session {session} (first: trial "
+            f"{int(subject.trials['trial'].iloc[rows[t]])}, voxel {ijk}: {x[t, v]})",
+            "finite betas (or prepare --nonfinite mask)",
+        )
+    return {"values": int(bad.sum()), "trials": int(bad.any(axis=1).sum()),
+            "voxels": int(bad.any(axis=0).sum())}  # fmt: skip
+
+
 def prepare_betas(
     subject: Any,
     write: Callable[[Path], Path],
     paths: CachePaths,
     *,
     progress: Callable | None = None,
+    nonfinite: str = "mask",
 ) -> dict[str, Any]:
     """Write the cache of ``subject`` (a Subject of the release) to the temporary paths ``write``
     hands out for each of ``paths.outputs``; return what the sidecar records about it.
@@ -140,6 +188,7 @@ def prepare_betas(
     header = {"descr": np.lib.format.dtype_to_descr(np.dtype(np.float32)),
               "fortran_order": False, "shape": (n_rows, n_vox)}  # fmt: skip
     row_bytes = n_vox * 4
+    masked: dict[str, dict[str, int]] = {}
     iterator = progress(session_ids) if progress else session_ids
     try:
         with open(betas_tmp, "wb") as fh:
@@ -148,6 +197,9 @@ def prepare_betas(
             for n, session in enumerate(iterator):
                 rows = np.flatnonzero(sessions == session)
                 x = np.ascontiguousarray(subject.read_betas(rows), dtype=np.float32)
+                counts = _nonfinite_report(subject, int(session), rows, x, nonfinite)
+                if counts:
+                    masked[str(session)] = counts
                 train = split[rows] == "train"
                 if not train.any():
                     no_train.append(int(session))
@@ -160,10 +212,8 @@ def prepare_betas(
             fh.flush()
             os.fsync(fh.fileno())
     except OSError as exc:
-        from neurodecode.data._errors import ReleaseError
-
-        raise ReleaseError(
-            paths.betas, f"could not write the prepared betas ({exc.strerror or exc})"
+        raise OSError(
+            exc.errno, f"{paths.betas}: could not write the prepared betas ({exc.strerror or exc})"
         ) from exc
     with open(write(paths.trials), "w", encoding="utf-8", newline="") as fh:
         trials.to_csv(fh, sep="\t", index=False)
@@ -175,6 +225,11 @@ def prepare_betas(
         "constant_voxel_sessions": int(constant.sum()),
         "shape": [n_rows, n_vox],
         "split_rules": {name: s.rule for name, s in subject.splits.items()},
+        "nonfinite": {
+            "policy": nonfinite,
+            "masked_values": sum(c["values"] for c in masked.values()),
+            "per_session": masked,
+        },
         "input_bytes": int(sum(p.stat().st_size for p in subject.source_files() if p.is_file())),
     }
 
@@ -234,7 +289,7 @@ def prepare_subject(config: PrepareConfig, *, progress: Callable | None = None) 
         if job.up_to_date and cache_is_complete(paths):
             return paths
         job.up_to_date = False
-        extra = prepare_betas(subject, job.path, paths, progress=progress)
+        extra = prepare_betas(subject, job.path, paths, progress=progress, nonfinite=cfg.nonfinite)
         job.record.split_hash = split_hash(cache_trials(subject))
         job.record.extra.update(extra)
         job.record.extra["outputs_bytes"] = {

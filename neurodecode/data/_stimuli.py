@@ -29,6 +29,14 @@ _COCO_NAME = re.compile(r"^COCO_(?P<split>[a-z]+\d{4})_(?P<id>\d+)\.\w+$")
 _IMAGENET_NAME = re.compile(r"^n\d+_\d+\.JPEG$", re.IGNORECASE)
 
 
+def inside(path: Path, root: Path, what: str) -> Path:
+    """``path`` resolved; a :class:`ReleaseError` when it leaves ``root``."""
+    resolved = Path(path).resolve()
+    if not resolved.is_relative_to(Path(root).resolve()):
+        raise ReleaseError(path, f"{what} leads outside the release root {root}")
+    return resolved
+
+
 def _resize(image: np.ndarray, size: tuple[int, int] | None) -> np.ndarray:
     if size is None or image.shape[:2] == tuple(size):
         return image
@@ -134,9 +142,20 @@ class NSDStimuli:
         out = []
         for i in np.asarray(ids, dtype=np.int64).ravel().tolist():
             if i not in info.index:
-                raise IndexError(f"nsdId {i} is not in {self.root / nsd.stim_info_path()}")
+                raise ReleaseError(
+                    self.root / nsd.stim_info_path(), f"has no row for nsdId {i}",
+                    "one row per stimulus",
+                )  # fmt: skip
             row = info.loc[i]
-            out.append(self._captions.get(str(row["cocoSplit"]), int(row["cocoId"])))
+            try:
+                coco_id = int(row["cocoId"])
+            except (TypeError, ValueError):
+                raise ReleaseError(
+                    self.root / nsd.stim_info_path(),
+                    f"cocoId of nsdId {i} is {row['cocoId']!r}",
+                    "an integer COCO image id",
+                ) from None
+            out.append(self._captions.get(str(row["cocoSplit"]), coco_id))
         return out
 
 
@@ -170,9 +189,15 @@ class BOLD5000Stimuli:
         return "Scene"
 
     def path(self, stim_id: int) -> Path:
-        """File of one stimulus under ``Presented_Stimuli/<source>/``."""
+        """File of one stimulus under ``Presented_Stimuli/<source>/``.
+
+        A name from the release's lists that would lead outside the release root (``../``, an
+        absolute path, a link out) is refused: release-provided paths never leave the root.
+        """
         name = self.names[stim_id]
-        return self.root / b5k.stimulus_path(self.source(name), name)
+        path = self.root / b5k.stimulus_path(self.source(name), name)
+        inside(path, self.root, f"image name {name!r}")
+        return path
 
     def images(self, ids: Sequence[int], size: tuple[int, int] | None = None) -> np.ndarray:
         """uint8 RGB images ``(len(ids), H, W, 3)``; ``size=(H, W)`` resizes them.

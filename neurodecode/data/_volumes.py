@@ -23,8 +23,10 @@ import numpy as np
 from neurodecode.data._errors import ReleaseError
 
 __all__ = [
+    "check_grid",
     "find_file",
     "load_mat",
+    "nifti_affine",
     "nifti_shape",
     "open_hdf5",
     "read_ctab",
@@ -35,8 +37,11 @@ __all__ = [
     "require_file",
 ]
 
-#: What nibabel/gzip/zlib raise for damaged files (nibabel has no common base class).
-_READ_ERRORS = (OSError, EOFError, ValueError, zlib.error, gzip.BadGzipFile, KeyError)
+#: What nibabel/gzip/zlib/h5py raise for damaged files (nibabel has no common base class; h5py
+#: raises RuntimeError for a damaged chunk index).
+_READ_ERRORS = (OSError, EOFError, ValueError, zlib.error, gzip.BadGzipFile, KeyError, RuntimeError)
+#: Largest difference (mm) between two affines that still counts as the same grid position.
+AFFINE_TOLERANCE_MM = 1e-3
 
 
 def require_file(path: str | os.PathLike[str]) -> Path:
@@ -99,6 +104,42 @@ def read_volume(
     return data.astype(dtype, copy=False), np.asarray(img.affine, dtype=np.float64)
 
 
+def check_grid(
+    path: str | os.PathLike[str],
+    shape: Sequence[int],
+    affine: np.ndarray,
+    ref_shape: Sequence[int],
+    ref_affine: np.ndarray,
+    ref_name: str = "the brain mask",
+) -> None:
+    """Refuse a volume whose grid (shape) or position in space (affine) is not the reference's.
+
+    ``ref_name`` names the reference in the message (pass its file name, so that both files
+    are named: either may be the damaged one).
+    """
+    _check_grid(path, shape, affine, ref_shape, ref_affine, ref_name)
+
+
+def _check_grid(path, shape, affine, ref_shape, ref_affine, ref_name) -> None:
+    # A volume with the right shape but another affine (shifted, flipped, resampled) would put
+    # its voxels on the wrong columns: an error, never silently cropped or re-aligned.
+    shape, ref_shape = tuple(int(s) for s in shape[:3]), tuple(int(s) for s in ref_shape[:3])
+    if shape != ref_shape:
+        raise ReleaseError(path, f"volume grid {shape}", f"{ref_name}'s grid {ref_shape}")
+    diff = np.abs(np.asarray(affine, float) - np.asarray(ref_affine, float)).max()
+    if not diff <= AFFINE_TOLERANCE_MM:
+        raise ReleaseError(
+            path,
+            f"affine differs from {ref_name}'s by up to {diff:.4g} mm (another position in space)",
+            f"{ref_name}'s affine",
+        )
+
+
+def nifti_affine(path: str | os.PathLike[str]) -> np.ndarray:
+    """The affine of a NIfTI file from its header only."""
+    return np.asarray(_load_nifti(Path(path)).affine, dtype=np.float64)
+
+
 def load_mat(path: str | os.PathLike[str], keys: Sequence[str]) -> dict[str, np.ndarray]:
     """Read the variables ``keys`` of a MATLAB file; a missing key raises :class:`ReleaseError`.
 
@@ -106,8 +147,11 @@ def load_mat(path: str | os.PathLike[str], keys: Sequence[str]) -> dict[str, np.
     they are read with h5py and transposed back, because MATLAB writes them axis-reversed.
     """
     import scipy.io
+    from scipy.io.matlab import MatReadError
 
     path = require_file(path)
+    if path.stat().st_size == 0:
+        raise ReleaseError(path, "file is empty", "a MATLAB file")
     try:
         data = scipy.io.loadmat(path, variable_names=list(keys))
     except NotImplementedError:  # a v7.3 (HDF5) MAT file
@@ -118,8 +162,8 @@ def load_mat(path: str | os.PathLike[str], keys: Sequence[str]) -> dict[str, np.
                     path, f"no variable(s) {missing}", f"keys {list(keys)}"
                 ) from None
             return {k: np.asarray(fh[k][()]).T for k in keys}
-    except (*_READ_ERRORS, TypeError) as exc:
-        raise ReleaseError(path, f"unreadable MATLAB file ({exc})") from exc
+    except (*_READ_ERRORS, TypeError, MatReadError, AssertionError) as exc:
+        raise ReleaseError(path, f"unreadable MATLAB file ({exc or type(exc).__name__})") from exc
     missing = [k for k in keys if k not in data]
     if missing:
         raise ReleaseError(path, f"no variable(s) {missing}", f"keys {list(keys)}")
@@ -134,12 +178,12 @@ def open_hdf5(path: str | os.PathLike[str]) -> Iterator[Any]:
     path = require_file(path)
     try:
         fh = h5py.File(path, "r")
-    except OSError as exc:
+    except (OSError, RuntimeError) as exc:
         raise ReleaseError(path, f"not a readable HDF5 file ({exc})") from exc
     try:
         with fh:
             yield fh
-    except OSError as exc:  # h5py's error for truncated or corrupt data
+    except (OSError, RuntimeError, KeyError) as exc:  # truncated data, a damaged chunk index
         raise ReleaseError(path, f"read failed, file truncated or corrupt ({exc})") from exc
 
 
@@ -190,18 +234,38 @@ def read_lines(path: str | os.PathLike[str]) -> list[str]:
 
 
 def read_ctab(path: str | os.PathLike[str]) -> dict[int, str]:
-    """Label id -> name from a FreeSurfer-style ``<atlas>.mgz.ctab`` (``ID name [...]`` lines).
+    """Label id -> name from a FreeSurfer-style ``<atlas>.mgz.ctab`` (``ID name [R G B A]``).
 
-    Label 0 (``Unknown``) is not a region and is left out.
+    The one ctab reader of the package, and a strict one: every non-comment line must be an
+    integer id and a name (optionally four integer colour components); ids must be unique and
+    non-negative; an empty table is an error. Label 0 (``Unknown``) is not a region and is
+    left out.
     """
     path = Path(path)
     names: dict[int, str] = {}
+    seen: set[int] = set()
+    raw = path.read_bytes() if path.is_file() else b""
+    if raw and not raw.endswith(b"\n"):  # a cut last line could be a cut name
+        raise ReleaseError(path, "does not end with a newline (truncated?)", "whole lines")
     for number, line in enumerate(read_lines(path), start=1):
-        parts = line.split()
         if line.startswith("#"):
             continue
-        if len(parts) < 2 or not parts[0].lstrip("-").isdigit():
-            raise ReleaseError(path, f"line {number} is not 'ID name': {line!r}")
-        if int(parts[0]) > 0:
-            names[int(parts[0])] = parts[1]
+        parts = line.split()
+        ok = (
+            len(parts) in (2, 6)
+            and parts[0].isdigit()
+            and all(p.lstrip("-").isdigit() for p in parts[2:])
+        )
+        if not ok:
+            raise ReleaseError(
+                path, f"line {number} is not 'ID name [R G B A]': {line!r}", "FreeSurfer ctab lines"
+            )
+        value = int(parts[0])
+        if value in seen:
+            raise ReleaseError(path, f"line {number}: label {value} defined twice")
+        seen.add(value)
+        if value > 0:
+            names[value] = parts[1]
+    if not names:
+        raise ReleaseError(path, "defines no label", "lines 'ID name' with ID >= 1")
     return names

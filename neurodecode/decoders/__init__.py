@@ -9,13 +9,13 @@ decoders. Generative decoders follow diffusers' conventions: components injected
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from neurodecode._lazy import lazy_names
 
 # public name -> (private module, attribute); the decoding capabilities add theirs here
 _LAZY: dict[str, tuple[str, str]] = {
     "RidgeDecoder": ("_ridge_decoder", "RidgeDecoder"),
     "RowIndexedTargets": ("_ridge_decoder", "RowIndexedTargets"),
+    "reliable_voxels": ("_ridge_decoder", "reliable_voxels"),
     "BrainCaptionPipeline": ("_caption", "BrainCaptionPipeline"),
     "CaptionOutput": ("_caption", "CaptionOutput"),
     "caption_vision_tokens": ("_caption", "caption_vision_tokens"),
@@ -26,14 +26,4 @@ _LAZY: dict[str, tuple[str, str]] = {
 __all__ = sorted(_LAZY)
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _LAZY:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    module, attr = _LAZY[name]
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), attr)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_names(__name__, _LAZY, globals())

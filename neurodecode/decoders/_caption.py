@@ -169,7 +169,9 @@ class BrainCaptionPipeline:
     processor : GitProcessor
     restandardise : bool
         Rescale each batch of decoded tokens to the training tokens' per-output statistics
-        before generating (:meth:`RidgeDecoder.restandardise`).
+        before generating: the ridge's raw predictions (:meth:`RidgeDecoder.predict_raw`) are
+        re-standardised once (:meth:`RidgeDecoder.restandardise`), whatever the decoder's own
+        ``restandardize`` setting; ``False`` generates from the raw predictions.
     """
 
     def __init__(
@@ -182,7 +184,7 @@ class BrainCaptionPipeline:
 
     def decode_tokens(self, voxels: np.ndarray) -> np.ndarray:
         """Decoded vision tokens ``(n, n_tokens, hidden)`` of a batch of voxel patterns."""
-        pred = self.decoder.predict(voxels)
+        pred = self.decoder.predict_raw(voxels)
         if self.restandardise:
             pred = self.decoder.restandardise(pred)
         hidden = int(self.captioner.git.image_encoder.config.hidden_size)

@@ -1,10 +1,14 @@
-"""Voxels -> stimulus features with one multi-output ridge (e.g. all of GIT's vision tokens).
+"""Voxels -> stimulus features: the one linear decoder of the package (Takagi & Nishimoto,
+Brain-Diffuser, Brain Captioning).
 
 :class:`RidgeDecoder` is :class:`neurodecode.encoders.RidgeEncoder` run the other way round
 (``X`` = voxels, ``Y`` = features): one decomposition of the voxel matrix per fold, shared by
-every output, primal or dual form by shape, one alpha per output by grouped cross-validation,
-outputs processed in column chunks. Brain captioning's published code fits one ridge per
-vision token instead (197 fits, each repeating the same decomposition).
+every output, primal or dual form by shape, one alpha per output by cross-validation over
+folds grouped by stimulus (single training trials; repeats of an image never split), outputs
+processed in column chunks. Brain captioning's published code fits one ridge per vision token
+instead (197 fits, each repeating the same decomposition). The columns it reads are a
+parameter (``voxels``: early visual voxels for a VAE latent, nsdgeneral for an embedding;
+:func:`reliable_voxels` picks the most reliable ones from training repeats).
 
 Memory. The exact solve (``n_components=None``) keeps ``coef_`` of shape
 ``(n_voxels, n_outputs)``: at GIT-base size (15,724 voxels x 197 x 768 = 151,296 outputs) that
@@ -18,9 +22,10 @@ components) + ``n_voxels x k`` (the coefficients), and the accuracy cost is exac
 target variance outside the ``k`` components (``explained_variance_ratio_`` records what is
 kept; the caption benchmark measures what it costs in captions).
 
-Predictions of a ridge are shrunk towards the mean; :meth:`RidgeDecoder.restandardise` rescales
-a batch of predictions to the training targets' per-output mean and standard deviation, as
-Brain-Diffuser and Brain Captioning do before generating from them.
+Predictions of a ridge are shrunk towards the mean; with ``restandardize="batch"`` (the
+default) :meth:`RidgeDecoder.predict` rescales a batch of predictions to the training targets'
+per-output mean and standard deviation, as Brain-Diffuser and Brain Captioning do before
+generating from them (:meth:`RidgeDecoder.predict_raw` gives the ridge's own predictions).
 """
 
 from __future__ import annotations
@@ -36,7 +41,9 @@ from sklearn.utils.validation import check_is_fitted
 
 from neurodecode.encoders._ridge import RidgeEncoder, iter_column_chunks
 
-__all__ = ["RidgeDecoder", "RowIndexedTargets"]
+__all__ = ["RidgeDecoder", "RowIndexedTargets", "reliable_voxels"]
+
+_RESTANDARDIZE = ("batch", "none")
 
 
 class RowIndexedTargets:
@@ -66,6 +73,8 @@ class RidgeDecoder(RegressorMixin, BaseEstimator):
 
     Parameters
     ----------
+    voxels : sequence of int, optional
+        Input columns the decoder reads (indices into the columns of ``X``); all when None.
     alphas : array-like, optional
         Candidate regularisation strengths (default: ``RidgeEncoder``'s log grid).
     n_splits : int
@@ -77,6 +86,9 @@ class RidgeDecoder(RegressorMixin, BaseEstimator):
     n_components : int or None
         Reduce the targets to this many principal components first (see the module
         docstring); ``None`` solves for every output exactly.
+    restandardize : {"batch", "none"}
+        ``"batch"``: :meth:`predict` z-scores each output over the rows of the call (at least
+        2) and gives it the training targets' mean and sd; ``"none"``: raw ridge predictions.
     backend : {"numpy", "torch"}
         Library of the cross-validation products (torch runs on ``device``).
     device : str
@@ -92,23 +104,31 @@ class RidgeDecoder(RegressorMixin, BaseEstimator):
     explained_variance_ratio_ : float
         Share of the training targets' variance the components keep (1.0 when exact).
     n_outputs_ : int
+    voxels_ : ndarray of int
+        Columns read.
+    n_features_in_ : int
+        Columns of ``X`` (all of them, before ``voxels`` selects some).
     """
 
     def __init__(
         self,
+        voxels: Sequence[int] | np.ndarray | None = None,
         alphas: Sequence[float] | np.ndarray | None = None,
         n_splits: int = 5,
         fit_intercept: bool = True,
         chunk_size: int = 8192,
         n_components: int | None = None,
+        restandardize: str = "batch",
         backend: str = "numpy",
         device: str = "cpu",
     ) -> None:
+        self.voxels = voxels
         self.alphas = alphas
         self.n_splits = n_splits
         self.fit_intercept = fit_intercept
         self.chunk_size = chunk_size
         self.n_components = n_components
+        self.restandardize = restandardize
         self.backend = backend
         self.device = device
 
@@ -129,7 +149,14 @@ class RidgeDecoder(RegressorMixin, BaseEstimator):
         :class:`RowIndexedTargets`): it is read in column chunks. ``groups`` (e.g. stimulus
         ids) keeps repeats of one stimulus in one fold.
         """
+        if self.restandardize not in _RESTANDARDIZE:
+            raise ValueError(f"restandardize must be one of {_RESTANDARDIZE}")
         X = np.asarray(X, dtype=np.float32)
+        if X.ndim != 2:
+            raise ValueError(f"X must be 2-D (n_samples, n_voxels), got shape {X.shape}")
+        self.n_features_in_ = X.shape[1]
+        self.voxels_ = self._columns(X.shape[1])
+        X = X[:, self.voxels_]
         if not hasattr(y, "shape") or len(y.shape) != 2:
             y = np.atleast_2d(np.asarray(y, dtype=np.float32).T).T
         n, q = int(y.shape[0]), int(y.shape[1])
@@ -150,14 +177,31 @@ class RidgeDecoder(RegressorMixin, BaseEstimator):
         self.ridge_ = self._ridge().fit(X, scores, groups=groups)
         return self
 
-    def predict(self, X: Any) -> np.ndarray:
-        """Predicted targets ``(n_samples, n_outputs)`` (float32)."""
+    def _columns(self, n_columns: int) -> np.ndarray:
+        if self.voxels is None:
+            return np.arange(n_columns)
+        cols = np.asarray(self.voxels, dtype=np.int64).ravel()
+        if cols.size == 0 or cols.min() < 0 or cols.max() >= n_columns:
+            raise ValueError(f"voxels must be non-empty column indices in [0, {n_columns})")
+        return cols
+
+    def predict_raw(self, X: Any) -> np.ndarray:
+        """The ridge's predictions ``(n_samples, n_outputs)`` before re-standardisation."""
         check_is_fitted(self, "ridge_")
-        pred = self.ridge_.predict(np.asarray(X, dtype=np.float32))
+        X = np.asarray(X, dtype=np.float32)
+        if X.ndim != 2 or X.shape[1] != self.n_features_in_:
+            raise ValueError(f"X has shape {X.shape}; expected (n, {self.n_features_in_})")
+        pred = self.ridge_.predict(X[:, self.voxels_])
         pred = np.atleast_2d(pred.T).T.astype(np.float32, copy=False)
         if self.components_ is None:
             return pred
         return pred @ self.components_ + self.target_mean_
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Decoded targets ``(n_samples, n_outputs)`` (float32), re-standardised as
+        ``restandardize`` says."""
+        raw = self.predict_raw(X)
+        return raw if self.restandardize == "none" else self.restandardise(raw)
 
     def restandardise(self, pred: np.ndarray) -> np.ndarray:
         """Predictions rescaled, per output, to the training targets' mean and sd.
@@ -168,9 +212,12 @@ class RidgeDecoder(RegressorMixin, BaseEstimator):
         """
         check_is_fitted(self, "ridge_")
         pred = np.asarray(pred, dtype=np.float32)
-        if pred.ndim != 2 or pred.shape[1] != self.n_outputs_ or pred.shape[0] < 2:
+        if pred.ndim != 2 or pred.shape[1] != self.n_outputs_:
+            raise ValueError(f"expected predictions (n, {self.n_outputs_}); got {pred.shape}")
+        if pred.shape[0] < 2:
             raise ValueError(
-                f"restandardise needs a batch (n >= 2, {self.n_outputs_} outputs); got {pred.shape}"
+                "re-standardisation z-scores each output over a batch: predict at least 2 rows "
+                "(or use restandardize='none')"
             )
         sd = pred.std(axis=0)
         z = (pred - pred.mean(axis=0)) / np.where(sd > 0, sd, 1.0)
@@ -195,13 +242,14 @@ class RidgeDecoder(RegressorMixin, BaseEstimator):
             "best_alphas_": r.best_alphas_,
             "target_mean_": self.target_mean_,
             "target_std_": self.target_std_,
+            "voxels_": self.voxels_,
         }
         if self.components_ is not None:
             arrays["components_"] = self.components_
         meta = {
             "class": type(self).__name__,
             "params": {k: _jsonable(v) for k, v in self.get_params(deep=False).items()},
-            "n_features_in_": int(r.n_features_in_),
+            "n_features_in_": int(self.n_features_in_),
             "n_outputs_": self.n_outputs_,
             "explained_variance_ratio_": float(self.explained_variance_ratio_),
             "form_": r.form_,
@@ -218,7 +266,9 @@ class RidgeDecoder(RegressorMixin, BaseEstimator):
         ridge = est._ridge()
         for key in ("coef_", "intercept_", "best_alphas_"):
             setattr(ridge, key, arrays[key])
-        ridge.n_features_in_ = int(meta["n_features_in_"])
+        est.voxels_ = arrays["voxels_"].astype(np.int64)
+        est.n_features_in_ = int(meta["n_features_in_"])
+        ridge.n_features_in_ = int(est.voxels_.size)
         ridge.form_ = meta["form_"]
         ridge._single_output = False
         est.ridge_ = ridge
@@ -263,3 +313,23 @@ def _pca(y: Any, mean: np.ndarray, k: int, chunk: int) -> tuple[np.ndarray, np.n
     scores[:, keep] = (U[:, :k][:, keep] * s[keep]).astype(np.float32)
     total = float(eigvals.sum())
     return scores, components, float(eigvals[:k].sum() / total) if total > 0 else 1.0
+
+
+def reliable_voxels(
+    responses: np.ndarray,
+    stim_ids: np.ndarray,
+    candidates: np.ndarray,
+    n_max: int | None,
+) -> np.ndarray:
+    """The ``n_max`` most reliable of the ``candidates`` columns (all when None), sorted.
+
+    Reliability is the ncsnr estimated from the repeats *within* ``responses`` (pass training
+    trials only, so that no test response chooses the voxels).
+    """
+    from neurodecode.data._noise_ceiling import ncsnr_from_repeats
+
+    candidates = np.asarray(candidates, dtype=np.int64)
+    if n_max is None or candidates.size <= n_max:
+        return np.sort(candidates)
+    snr = np.nan_to_num(ncsnr_from_repeats(responses[:, candidates], stim_ids), nan=0.0)
+    return np.sort(candidates[np.argsort(-snr, kind="stable")[:n_max]])

@@ -6,8 +6,7 @@ imports neither torch nor scikit-learn.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from neurodecode._lazy import lazy_names
 
 # public name -> (private module, attribute)
 _LAZY: dict[str, tuple[str, str]] = {
@@ -25,14 +24,4 @@ _LAZY: dict[str, tuple[str, str]] = {
 __all__ = sorted(_LAZY)
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _LAZY:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    module, attr = _LAZY[name]
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), attr)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_names(__name__, _LAZY, globals())

@@ -66,10 +66,11 @@ def noise_normalized_score(r: np.ndarray, noise_ceiling: np.ndarray) -> np.ndarr
     """
     r = np.asarray(r, dtype=np.float64)
     nc = np.asarray(noise_ceiling, dtype=np.float64)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        score = 100.0 * np.clip(r, 0.0, None) ** 2 / (nc / 100.0)
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        # 1e4 r^2 / NC: the same as 100 r^2 / (NC / 100) without NC / 100 underflowing
+        score = np.where(r > 0, 1e4 * np.clip(r, 0.0, None) ** 2 / nc, 0.0)
     score = np.minimum(score, 100.0)
-    score[~(nc > 0)] = np.nan
+    score[~(nc > 0) | np.isnan(r)] = np.nan
     return score
 
 

@@ -14,6 +14,8 @@ import hashlib
 import os
 from pathlib import Path
 
+from neurodecode._registry import Registry
+
 __all__ = [
     "ModelSpec",
     "WeightsNotFoundError",
@@ -80,23 +82,20 @@ class ModelSpec:
         return any(folder.iterdir())
 
 
-_REGISTRY: dict[str, ModelSpec] = {}
+_REGISTRY: Registry[ModelSpec] = Registry("model", lambda spec: spec.name, KeyError)
 
 
 def register_model(spec: ModelSpec, *, overwrite: bool = False) -> ModelSpec:
     """Add ``spec`` to the registry (``overwrite`` to replace an entry of the same name)."""
-    if spec.name in _REGISTRY and not overwrite:
-        raise ValueError(f"model {spec.name!r} is already registered")
     scheme = spec.source.split(":", 1)[0]
     if scheme not in ("package", "open_clip", "hf", "pip"):
         raise ValueError(f"{spec.name}: unknown weights source {spec.source!r}")
-    _REGISTRY[spec.name] = spec
-    return spec
+    return _REGISTRY.register(spec, overwrite=overwrite)
 
 
 def list_models(kind: str | None = None) -> list[str]:
     """Registered model names (of one ``kind`` if given), sorted."""
-    return sorted(n for n, s in _REGISTRY.items() if kind is None or s.kind == kind)
+    return [s.name for s in sorted(_REGISTRY, key=lambda s: s.name) if kind in (None, s.kind)]
 
 
 def get_model_spec(name: str) -> ModelSpec:
@@ -104,11 +103,7 @@ def get_model_spec(name: str) -> ModelSpec:
     if name.startswith("local-dir:"):
         return ModelSpec(name, "open_clip", name, "local-dir", "clip", "open_clip folder",
                          files=("open_clip_config.json",))  # fmt: skip
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        known = ", ".join(list_models())
-        raise KeyError(f"unknown model {name!r}; registered: {known}") from None
+    return _REGISTRY.get(name)
 
 
 def models_dir(root: str | os.PathLike[str] | None = None) -> Path:

@@ -12,6 +12,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from neurodecode._registry import Registry
+
 __all__ = ["ToyTrainer", "get_trainer", "list_trainers", "register_trainer"]
 
 
@@ -42,28 +44,22 @@ class ToyTrainer:
     description: str
 
 
-_TRAINERS: dict[str, ToyTrainer] = {}
+_TRAINERS: Registry[ToyTrainer] = Registry("toy-model kind", lambda t: t.kind)
 
 
 def register_trainer(trainer: ToyTrainer, *, overwrite: bool = False) -> ToyTrainer:
     """Add a toy-model kind."""
-    if trainer.kind in _TRAINERS and not overwrite:
-        raise ValueError(f"a trainer of kind {trainer.kind!r} is already registered")
-    _TRAINERS[trainer.kind] = trainer
-    return trainer
+    return _TRAINERS.register(trainer, overwrite=overwrite)
 
 
 def list_trainers() -> list[str]:
     """Registered toy-model kinds."""
-    return sorted(_TRAINERS)
+    return _TRAINERS.names()
 
 
 def get_trainer(kind: str) -> ToyTrainer:
     """The trainer of ``kind``."""
-    try:
-        return _TRAINERS[kind]
-    except KeyError:
-        raise ValueError(f"no toy model of kind {kind!r}; kinds: {list_trainers()}") from None
+    return _TRAINERS.get(kind)
 
 
 def _train_clip(config: Any, out: Path, device: str, log: Callable[[str], None]) -> dict:

@@ -17,6 +17,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from neurodecode._registry import Registry
+
 __all__ = [
     "Section",
     "SectionContext",
@@ -111,20 +113,17 @@ class SectionSpec:
     order: int = 100
 
 
-_SECTIONS: dict[str, SectionSpec] = {}
+_SECTIONS: Registry[SectionSpec] = Registry("report section", lambda spec: spec.name)
 
 
 def register_section(spec: SectionSpec, *, overwrite: bool = False) -> SectionSpec:
     """Add a section builder."""
-    if spec.name in _SECTIONS and not overwrite:
-        raise ValueError(f"report section {spec.name!r} is already registered")
-    _SECTIONS[spec.name] = spec
-    return spec
+    return _SECTIONS.register(spec, overwrite=overwrite)
 
 
 def list_sections() -> list[SectionSpec]:
     """Registered sections in page order."""
-    return sorted(_SECTIONS.values(), key=lambda s: (s.order, s.name))
+    return sorted(_SECTIONS, key=lambda s: (s.order, s.name))
 
 
 def build_sections(context: SectionContext) -> list[Section]:

@@ -36,6 +36,7 @@ from neurodecode._outputs import StageRun
 
 __all__ = [
     "EXIT_BAD_INPUT",
+    "SHARED_DOCS",
     "ConfigError",
     "StageConfig",
     "StageOutputs",
@@ -44,11 +45,14 @@ __all__ = [
     "add_stage_parser",
     "config_from_mapping",
     "field_help",
+    "fill_doc",
     "option",
 ]
 
 #: Exit status of every stage for bad input (flags, config files, releases, missing weights).
 EXIT_BAD_INPUT = 2
+#: Exit status when the machine fails a stage (a full disk): nothing was written.
+EXIT_SYSTEM_ERROR = 1
 
 
 class ConfigError(ValueError):
@@ -265,6 +269,25 @@ def _paths_in(value: Any) -> list[Path]:
 
 
 # --------------------------------------------------------------------------- documentation
+#: Descriptions of the settings many stages share, written once (nilearn's docdict): a Config
+#: docstring says ``%(subject)s`` and :func:`fill_doc` puts the text in.
+SHARED_DOCS: dict[str, str] = {
+    "subject": "Subject label as the dataset spells it (subj01, CSI1).",
+    "cache": "The --out folder of neurodecode prepare.",
+    "space": "Grid label of the prepared cache (default: the subject's only one).",
+    "device": "Torch device to run on (cpu, cuda).",
+    "dataset": "Registered dataset the release is (nsd, bold5000).",
+    "root": "Release root.",
+}
+
+
+def fill_doc(cls: type) -> type:
+    """Class decorator: fill ``%(name)s`` in the docstring from :data:`SHARED_DOCS`."""
+    if cls.__doc__:
+        cls.__doc__ = cls.__doc__ % SHARED_DOCS
+    return cls
+
+
 def field_help(cls: type) -> dict[str, str]:
     """Field name -> first line of its description under the docstring's ``Parameters``.
 
@@ -512,6 +535,12 @@ def cli_main(spec: StageSpec, args: argparse.Namespace) -> int:
             raise
         print(f"{prog}: error: {_message(exc)}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except OSError as exc:  # the machine, not the input: a full disk, a lost mount...
+        if os.environ.get("NEURODECODE_DEBUG"):
+            raise
+        print(f"{prog}: error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "),
+              file=sys.stderr)  # fmt: skip
+        return EXIT_SYSTEM_ERROR
     if spec.report is not None:
         text = spec.report(outputs)
         if text:

@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from neurodecode.stages._contract import StageConfig, StageOutputs, StageSpec, option
+from neurodecode.stages._contract import StageConfig, StageOutputs, StageSpec, fill_doc, option
 
 __all__ = ["STAGES", "CaptionOutputs", "CaptionStageConfig", "run"]
 
@@ -43,6 +43,7 @@ _EMBEDDING_METRICS = ("sentence_cosine", "clip_text_cosine")
 _METRICS = ("bleu1", "bleu4", "meteor", "rouge_l", "cider", *_EMBEDDING_METRICS)
 
 
+@fill_doc
 @dataclasses.dataclass(frozen=True)
 class CaptionStageConfig(StageConfig):
     """Settings of ``neurodecode caption``.
@@ -50,13 +51,13 @@ class CaptionStageConfig(StageConfig):
     Parameters
     ----------
     subject : str
-        Subject label as the dataset spells it (subj01, CSI1).
+        %(subject)s
     cache : Path
-        The --out folder of neurodecode prepare.
+        %(cache)s
     out : Path
         Output folder.
     space : str or None
-        Grid label of the prepared cache (default: the subject's only one).
+        %(space)s
     roi : str or None
         Voxel columns used (atlas or label name in the cache; default: the whole prepared brain).
     captioner : str
@@ -271,7 +272,7 @@ def _decoder_summary(decoder: Any, X_test: np.ndarray, test_tokens: np.ndarray) 
     """How well the decoder predicts the test stimuli's vision tokens (before generation)."""
     from neurodecode.metrics import pearson_r_voxels
 
-    pred = decoder.predict(X_test)
+    pred = decoder.predict_raw(X_test)  # r is unchanged by the per-output re-standardisation
     r = pearson_r_voxels(test_tokens, pred)
     return {
         "n_components": decoder.n_components,

@@ -30,7 +30,7 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-from neurodecode.stages._contract import StageConfig, StageOutputs, StageSpec, option
+from neurodecode.stages._contract import StageConfig, StageOutputs, StageSpec, fill_doc, option
 
 __all__ = [
     "STAGES",
@@ -48,6 +48,7 @@ def _presets() -> list[str]:
     return list_presets()
 
 
+@fill_doc
 @dataclasses.dataclass(frozen=True)
 class ContrastiveStageConfig(StageConfig):
     """Settings of ``neurodecode contrastive``.
@@ -55,15 +56,15 @@ class ContrastiveStageConfig(StageConfig):
     Parameters
     ----------
     subject : str
-        Subject label as the dataset spells it (subj01, CSI1).
+        %(subject)s
     cache : Path
-        The --out folder of neurodecode prepare.
+        %(cache)s
     features : Path
         CLIP image features keyed by stimulus id (a feature file).
     out : Path
         Output folder.
     space : str or None
-        Grid label of the prepared cache (default: the subject's only one).
+        %(space)s
     roi : str or None
         Voxel columns used (atlas or label name in the cache; default: the whole prepared brain).
     text_features : Path or None

@@ -12,12 +12,14 @@ from neurodecode.stages._contract import (
     StageConfig,
     StageOutputs,
     StageSpec,
+    fill_doc,
     option,
 )
 
 __all__ = ["STAGES", "VerifyConfig", "VerifyOutputs", "run"]
 
 
+@fill_doc
 @dataclasses.dataclass(frozen=True)
 class VerifyConfig(StageConfig):
     """Settings of ``neurodecode data verify``.
@@ -25,9 +27,9 @@ class VerifyConfig(StageConfig):
     Parameters
     ----------
     dataset : str
-        Registered dataset the release is (nsd, bold5000).
+        %(dataset)s
     root : Path
-        Release root.
+        %(root)s
     subject : tuple of str or None
         Subjects to check (default: every subject found under the root).
     sessions : tuple of int or None
@@ -36,6 +38,8 @@ class VerifyConfig(StageConfig):
         Check only session files of this format (hdf5, nii.gz; default: every format present).
     out : Path or None
         Also write the problems as a JSON report here.
+    manifest : Path or None
+        A manifest JSON with your own recorded sizes/checksums (default: the packaged one).
     """
 
     dataset: str = option(choices=dataset_names)
@@ -44,6 +48,7 @@ class VerifyConfig(StageConfig):
     sessions: tuple[int, ...] | None = option(None, minimum=1)
     fmt: str | None = option(None, choices=("hdf5", "nii.gz"))
     out: Path | None = None
+    manifest: Path | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,7 +70,7 @@ def run(config: VerifyConfig) -> VerifyOutputs:
     def check() -> list[Any]:
         subjects = list(config.subject) if config.subject else None
         sessions = list(config.sessions) if config.sessions else None
-        return spec.verify(config.root, subjects, sessions, config.fmt)
+        return spec.verify(config.root, subjects, sessions, config.fmt, config.manifest)
 
     if config.out is None:
         return VerifyOutputs(problems=tuple(check()))

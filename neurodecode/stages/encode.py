@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from neurodecode.stages._contract import StageConfig, StageOutputs, StageSpec, option
+from neurodecode.stages._contract import StageConfig, StageOutputs, StageSpec, fill_doc, option
 from neurodecode.stages.features import desc_label, feature_path
 
 __all__ = ["STAGES", "EncodeConfig", "EncodeOutputs", "resolve_feature_path", "roi_table", "run"]
@@ -39,6 +39,7 @@ _DEFAULT_ALPHAS = tuple(np.logspace(-2, 6, 17).tolist())
 _BASE_STATS = ("r", "r2", "noisenorm", "alpha", "noiseceiling")
 
 
+@fill_doc
 @dataclasses.dataclass(frozen=True)
 class EncodeConfig(StageConfig):
     """Settings of ``neurodecode encode``.
@@ -46,15 +47,15 @@ class EncodeConfig(StageConfig):
     Parameters
     ----------
     subject : str
-        Subject label as the dataset spells it (subj01, CSI1).
+        %(subject)s
     cache : Path
-        The --out folder of neurodecode prepare.
+        %(cache)s
     features : tuple of str
         Feature spaces: names of the subject's feature files, or .h5 paths (several: banded ridge).
     out : Path
         Output folder.
     space : str or None
-        Grid label of the prepared cache (default: the subject's only one).
+        %(space)s
     desc : str or None
         BIDS desc label of the outputs (default: from the feature names).
     n_splits : int

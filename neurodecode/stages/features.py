@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from neurodecode.stages._contract import StageConfig, StageOutputs, StageSpec, option
+from neurodecode.stages._contract import StageConfig, StageOutputs, StageSpec, fill_doc, option
 
 __all__ = [
     "STAGES",
@@ -59,6 +59,7 @@ def feature_path(cache: Path, subject: str, name: str) -> Path:
     )
 
 
+@fill_doc
 @dataclasses.dataclass(frozen=True)
 class FeaturesConfig(StageConfig):
     """Settings of ``neurodecode features``.
@@ -66,15 +67,15 @@ class FeaturesConfig(StageConfig):
     Parameters
     ----------
     subject : str
-        Subject label as the dataset spells it (subj01, CSI1).
+        %(subject)s
     cache : Path
-        The --out folder of neurodecode prepare.
+        %(cache)s
     model : str
         Extractor name (see neurodecode models list).
     out : Path or None
         Output feature file (default: CACHE/sub-S/features/sub-S_desc-NAME_features.h5).
     space : str or None
-        Grid label of the prepared cache (default: the subject's only one).
+        %(space)s
     device : str
         Torch device of the extractor (cpu, cuda).
     batch_size : int

@@ -12,11 +12,12 @@ from pathlib import Path
 from typing import Any
 
 from neurodecode.data._datasets import dataset_names
-from neurodecode.stages._contract import StageConfig, StageOutputs, StageSpec, option
+from neurodecode.stages._contract import StageConfig, StageOutputs, StageSpec, fill_doc, option
 
 __all__ = ["STAGES", "PrepareOutputs", "PrepareStageConfig", "run"]
 
 
+@fill_doc
 @dataclasses.dataclass(frozen=True)
 class PrepareStageConfig(StageConfig):
     """Settings of ``neurodecode prepare``.
@@ -24,11 +25,11 @@ class PrepareStageConfig(StageConfig):
     Parameters
     ----------
     dataset : str
-        Registered dataset the release is (nsd, bold5000).
+        %(dataset)s
     root : Path
-        Release root.
+        %(root)s
     subject : str
-        Subject label as the dataset spells it (subj01, CSI1).
+        %(subject)s
     out : Path
         Cache root (files go to OUT/sub-SUBJECT/), or the cache's index file itself.
     roi : str or None
@@ -41,6 +42,8 @@ class PrepareStageConfig(StageConfig):
         1-based sessions to read (default: every session file present).
     atlases : tuple of str or None
         Atlases kept as ROIs (default: every atlas of the release).
+    nonfinite : str
+        NaN/infinite betas: 'mask' (left out, stored as 0, counted in the sidecar) or 'refuse'.
     progress : bool
         Show a progress bar over the sessions.
     """
@@ -54,6 +57,7 @@ class PrepareStageConfig(StageConfig):
     space: str | None = option(None, pattern=r"[A-Za-z0-9]+")
     sessions: tuple[int, ...] | None = option(None, minimum=1)
     atlases: tuple[str, ...] | None = None
+    nonfinite: str = option("mask", choices=("mask", "refuse"))
     progress: bool = True
 
     def __post_init__(self) -> None:
@@ -81,6 +85,7 @@ class PrepareStageConfig(StageConfig):
         return PrepareConfig(
             dataset=self.dataset, root=self.root, subject=self.subject, out=out, roi=roi,
             fmt=self.fmt, space=space, sessions=self.sessions, atlases=self.atlases,
+            nonfinite=self.nonfinite,
         )  # fmt: skip
 
 

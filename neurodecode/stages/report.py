@@ -15,11 +15,12 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-from neurodecode.stages._contract import StageConfig, StageOutputs, StageSpec, option
+from neurodecode.stages._contract import StageConfig, StageOutputs, StageSpec, fill_doc, option
 
 __all__ = ["STAGES", "ReportConfig", "ReportOutputs", "run"]
 
 
+@fill_doc
 @dataclasses.dataclass(frozen=True)
 class ReportConfig(StageConfig):
     """Settings of ``neurodecode report``.
@@ -27,7 +28,7 @@ class ReportConfig(StageConfig):
     Parameters
     ----------
     subject : str
-        Subject label as the dataset spells it (subj01, CSI1).
+        %(subject)s
     out : Path
         Output .html file.
     inputs : tuple of Path
@@ -35,7 +36,7 @@ class ReportConfig(StageConfig):
     cache : Path or None
         The prepared cache (--out of neurodecode prepare): sections show its release's images.
     space : str or None
-        Grid label of the prepared cache (default: the subject's only one).
+        %(space)s
     background : Path or None
         Anatomical underlay on the functional grid (the release's brain mask or mean EPI).
     dataset : str

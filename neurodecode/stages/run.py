@@ -19,6 +19,7 @@ own lock files, which is why Snakemake's locking is turned off; interrupted jobs
 from __future__ import annotations
 
 import dataclasses
+import errno
 import os
 import signal
 import subprocess
@@ -195,6 +196,10 @@ def _dataset_description(cfg: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+class BusyError(OSError):
+    """The output folder is locked by another run (its Snakemake may outlive its driver)."""
+
+
 def _acquire(folder: Path) -> Any:
     """The open, exclusively locked lock file of ``folder`` (raises when it is in use)."""
     import fcntl
@@ -205,7 +210,7 @@ def _acquire(folder: Path) -> Any:
         fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         fh.close()
-        raise RuntimeError(f"{folder} is in use by another neurodecode run") from None
+        raise BusyError(errno.EBUSY, f"{folder} is in use by another neurodecode run") from None
     return fh
 
 

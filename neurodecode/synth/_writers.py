@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from neurodecode._registry import Registry
 from neurodecode.synth._files import Progress
 from neurodecode.synth._world import World
 
@@ -81,30 +82,21 @@ def _bold5000_labels(n: int) -> tuple[str, ...]:
     return SUBJECTS[:n]
 
 
-_WRITERS: dict[str, SynthWriter] = {
-    "nsd": SynthWriter("nsd", _write_nsd, _nsd_labels, ("hdf5", "nii.gz")),
-    "bold5000": SynthWriter("bold5000", _write_bold5000, _bold5000_labels, ("nii.gz",)),
-}
+_WRITERS: Registry[SynthWriter] = Registry("synthetic-release writer", lambda w: w.dataset)
+_WRITERS.register(SynthWriter("nsd", _write_nsd, _nsd_labels, ("hdf5", "nii.gz")))
+_WRITERS.register(SynthWriter("bold5000", _write_bold5000, _bold5000_labels, ("nii.gz",)))
 
 
 def register_writer(writer: SynthWriter, *, overwrite: bool = False) -> SynthWriter:
     """Add the writer of one more release layout."""
-    if writer.dataset in _WRITERS and not overwrite:
-        raise ValueError(f"a synthetic writer for {writer.dataset!r} is already registered")
-    _WRITERS[writer.dataset] = writer
-    return writer
+    return _WRITERS.register(writer, overwrite=overwrite)
 
 
 def list_writers() -> list[str]:
     """Datasets the synthetic world can be written as."""
-    return sorted(_WRITERS)
+    return _WRITERS.names()
 
 
 def get_writer(dataset: str) -> SynthWriter:
     """The writer of ``dataset``'s layout."""
-    try:
-        return _WRITERS[dataset]
-    except KeyError:
-        raise ValueError(
-            f"the synthetic world has no writer for {dataset!r}; one of {list_writers()}"
-        ) from None
+    return _WRITERS.get(dataset)

@@ -31,10 +31,26 @@ def write_betas(path: Path, data_xyzt: np.ndarray, fmt: str, chunks="voxel") -> 
             fh.create_dataset("betas", data=arr, chunks=shape)
 
 
+def write_stimuli(root: Path, n: int, side: int = 8, seed: int = 0) -> None:
+    """The stimulus table (nsdId, cocoId, cocoSplit) and an ``imgBrick`` of ``n`` images."""
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    info = root / nsd.stim_info_path()
+    info.parent.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame({"nsdId": np.arange(n), "cocoId": 1000 + np.arange(n),
+                  "cocoSplit": ["train2017"] * n}).to_csv(info, index=True)  # fmt: skip
+    brick = root / nsd.stimuli_path()
+    brick.parent.mkdir(parents=True, exist_ok=True)
+    with h5py.File(brick, "w") as fh:
+        fh[nsd.IMAGE_BRICK_DATASET] = rng.integers(0, 256, (n, side, side, 3), dtype=np.uint8)
+
+
 def write_tree(
     root: Path, subject: str = "subj01", sessions: int = 3, per_session: int = 12, seed: int = 0
 ) -> dict:
-    """Write expdesign, brain mask, nsdgeneral (+ctab), ncsnr and session betas (both formats)."""
+    """Write expdesign, the stimulus table and brick, brain mask, nsdgeneral (+ctab), ncsnr and
+    session betas (both formats)."""
     rng = np.random.default_rng(seed)
     n_images = sessions * per_session // 3
     n_shared = max(1, n_images // 4)
@@ -50,6 +66,7 @@ def write_tree(
             "sharedix": np.arange(1, n_shared + 1) * 7,
         },
     )
+    write_stimuli(root, int(subjectim.max()))
     brain = np.zeros(GRID, dtype=bool)
     brain[1:6, 1:5, 1:4] = True
     general = np.where(brain, 0, -1).astype(np.float32)

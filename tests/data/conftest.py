@@ -165,7 +165,13 @@ def write_bold5000_tree(root: Path, seed: int = 1) -> dict:
         # The beta files' affine is reportedly wrong: readers take the brain mask's.
         _save(folder / b5k.beta_session_path(CSI, s).name, psc[..., start : start + n], np.eye(4))
         start += n
-    masks = {"LHPPA": (1, slice(1, 3), 0), "RHLO": (2, slice(1, 4), 1), "RHRRSC": (1, 3, 2)}
+    # Both hemispheres of each ROI (a bilateral ROI is only built from both), in CSI2/CSI3
+    # spellings for two of them (LO, RRSC).
+    masks = {
+        "LHPPA": (1, slice(1, 3), 0), "RHPPA": (2, 3, 0),
+        "LHLO": (1, 3, 1), "RHLO": (2, slice(1, 4), 1),
+        "LHRSC": (1, 1, 2), "RHRRSC": (1, 3, 2),
+    }  # fmt: skip
     for stem, index in masks.items():
         vol = np.zeros(B5_GRID, dtype=np.float32)
         vol[index] = 1

@@ -14,7 +14,7 @@ from neurodecode.data._datasets import build_manifest
 
 from ._nsd_tree import write_tree
 
-MANIFESTS = Path(__file__).resolve().parents[2] / "data_manifests"
+MANIFESTS = Path(__file__).resolve().parents[2] / "data_manifests"  # -> the packaged ones
 
 
 def test_committed_manifests_are_regenerated_ones():

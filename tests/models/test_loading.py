@@ -87,7 +87,7 @@ def tiny_pipeline_spec():
     )  # fmt: skip
     register_model(spec)
     yield spec
-    _REGISTRY.pop(spec.name)
+    _REGISTRY.unregister(spec.name)
 
 
 def test_whole_diffusers_pipeline_and_its_components_load_from_the_hf_cache(tiny_pipeline_spec):

@@ -81,6 +81,26 @@ def test_shipped_release_config_dry_runs_with_only_a_data_root(tmp_path, capfd, 
             assert f"--background {root / nsd.brainmask_path(subject, cfg['space'])} " in rep
 
 
+def test_visio_linguistic_config_fits_image_and_caption_spaces_together(
+    tmp_path, capfd, monkeypatch
+):
+    monkeypatch.delenv("NEURODECODE_BOLD5000_ROOT", raising=False)
+    path = WORKFLOW_DIR / "config" / "bold5000-visio-linguistic.yaml"
+    cfg = yaml.safe_load(path.read_text())
+    root = tmp_path / "release"
+    root.mkdir()
+    text = _dry_run(path, tmp_path / "out", capfd, root)
+    counts = _job_counts(text)
+    assert counts["encode_banded"] == len(cfg["subjects"])
+    banded = _shell_commands(text, "encode")
+    (cmd,) = [c for c in banded if "--desc imagetext" in c and "sub-CSI1/" in c]
+    assert "desc-clipimage_features.h5" in cmd and "desc-cliptext_features.h5" in cmd
+    text_features = [c for c in _shell_commands(text, "features") if "openai-text" in c]
+    assert text_features and all("--missing-captions skip" in c for c in text_features)
+    reports = _shell_commands(text, "report")
+    assert all("desc-imagetext_rois.tsv" in r for r in reports)
+
+
 def test_bold5000_masks_and_brain_mask_are_found_where_the_release_unpacked_them(tmp_path, capfd):
     """CSI2 spells some masks differently (LHLO, RHRRSC) and the folders are unverified."""
     root = tmp_path / "release"
@@ -175,9 +195,11 @@ def bold5000_run(tmp_path_factory):
         "feature_spaces": [
             {"name": "truthcategory", "extractor": "synth-category"},
             {"name": "clipimage", "extractor": "toy-clip"},
+            {"name": "cliptext", "extractor": "toy-clip-text", "missing_captions": "skip"},
         ],
         "seed": 0,
-        "encode": {},
+        # image and caption spaces together (the visio-linguistic model), on the COCO images
+        "encode": {"banded": [{"name": "imagetext", "spaces": ["clipimage", "cliptext"]}]},
         "evaluate": {"metric": "r", "n_bootstrap": 200, "ci": 0.95},
     }
     path = tmp / "bold5000.yaml"
@@ -211,10 +233,17 @@ def test_whole_workflow_on_a_tiny_bold5000_world(bold5000_run):
     html = report.read_text()
     for roi in B5K_ROIS:
         assert f">{roi}<" in html
+    trials = pd.read_csv(next((out / "sub-CSI1").glob("*_desc-prepared_trials.tsv")), sep="\t")
     # the test split is BOLD5000's repeated images; features cover every image shown
     encode = read_json(out / "sub-CSI1" / "sub-CSI1_desc-clipimage_rois.json")
-    assert encode["n_test_images"] > 0
-    trials = pd.read_csv(next((out / "sub-CSI1").glob("*_desc-prepared_trials.tsv")), sep="\t")
+    assert encode["n_test_images"] > 0 and encode["n_trials_without_features"] == 0
+    # the banded image+caption model: fitted on the captioned (COCO) stimuli only
+    banded = read_json(out / "sub-CSI1" / "sub-CSI1_desc-imagetext_rois.json")
+    assert banded["feature_spaces"] == ["clipimage", "cliptext"]
+    assert 0 < banded["n_trials_without_features"] < len(trials)
+    rois = pd.read_csv(out / "sub-CSI1" / "sub-CSI1_desc-imagetext_rois.tsv", sep="\t")
+    assert {"share_clipimage", "share_cliptext", "two_vs_two"} <= set(rois)
+    assert "2 vs 2" in html
     repeated = trials.groupby("stim_id")["split"].agg(lambda s: s.iloc[0])
     counts = trials.groupby("stim_id").size()
     assert ((repeated == "test") == (counts > 1)).all()
@@ -229,3 +258,16 @@ def test_text_space_is_refused_where_captions_are_missing(bold5000_run):
     assert status == 0
     with pytest.raises(ValueError, match="have no captions"):
         features(FeaturesConfig(subject="CSI1", cache=out, model="toy-clip-text", out=out / "t.h5"))
+    kept = features(
+        FeaturesConfig(subject="CSI1", cache=out, model="toy-clip-text", out=out / "t.h5",
+                       missing_captions="skip", progress=False)
+    )  # fmt: skip
+    from neurodecode.features import read_features
+
+    assert (
+        0
+        < len(read_features(kept.features)[0])
+        < len(
+            read_features(out / "sub-CSI1" / "features" / "sub-CSI1_desc-clipimage_features.h5")[0]
+        )
+    )

@@ -275,7 +275,7 @@ def test_concurrent_runs_on_one_folder_are_refused(tmp_path):
 
     held = _acquire(tmp_path)
     try:
-        with pytest.raises(RuntimeError, match="in use"):
+        with pytest.raises(OSError, match="in use"):
             _acquire(tmp_path)
     finally:
         held.close()

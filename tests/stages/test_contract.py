@@ -10,6 +10,7 @@ are refused with a clear error before any work starts.
 from __future__ import annotations
 
 import dataclasses
+import os
 import signal
 import subprocess
 import sys
@@ -315,8 +316,12 @@ def test_rerun_does_nothing_a_change_reruns_and_every_output_has_a_sidecar(name,
     assert main(argv) == 0
     outputs = _spec(name).run(_config(name, argv)).files()
     assert outputs
+    umask = os.umask(0)
+    os.umask(umask)
     for path in outputs:
         assert path.exists() and sidecar_path(path).is_file(), path
+        want = (0o777 if path.is_dir() else 0o666) & ~umask
+        assert path.stat().st_mode & 0o777 == want, f"{path}: mode {oct(path.stat().st_mode)}"
     first = _files(out)
     assert main(argv) == 0
     assert _files(out) == first, "an identical second run rewrote outputs"
