@@ -106,21 +106,45 @@ or directly `open_clip.create_model("local-dir:<this folder>")` with the tokeniz
 """
 
 
+def _git_stage_line(k: int, stage: dict[str, Any]) -> str:
+    cfg, m = stage["config"], stage["metrics"]
+    start = "from a seeded random initialisation" if k == 0 else "continuing stage " + str(k)
+    sha = stage.get("weights_sha256")
+    sha = f" (weights sha256 `{sha[:16]}...`)" if sha else ""
+    return (
+        f"{k + 1}. {start}: {cfg['steps']} AdamW steps of batch {cfg['batch_size']} "
+        f"({cfg['steps'] * cfg['batch_size']} pairs), lr {cfg['lr']} with {cfg['warmup']} "
+        f"warm-up steps then cosine decay, weight decay {cfg['weight_decay']}; seed "
+        f"{cfg['seed']}; {stage['torch_threads']} CPU thread(s); {stage['train_seconds']:.0f} s; "
+        f"final batch loss {stage['final_loss']}. Held-out after it ({int(m['n'])} images): "
+        f"colour {m['colour']:.3f}, category {m['category']:.3f}, shape {m['shape']:.3f}{sha}."
+    )
+
+
+def _git_command(k: int, n: int, cfg: dict[str, Any]) -> str:
+    out = "toy-git" if k == n - 1 else f"stage{k + 1}"
+    cmd = (
+        f"neurodecode models train git --out {out} --steps {cfg['steps']} "
+        f"--batch-size {cfg['batch_size']} --lr {cfg['lr']} --warmup {cfg['warmup']} "
+        f"--world-seed {cfg['world_seed']} --seed {cfg['seed']} --threads {cfg['threads']}"
+    )
+    return cmd + (f" --init-from stage{k}" if k else "")
+
+
 def toy_git_card(report: dict[str, Any]) -> str:
     """Markdown model card of a toy GIT from :func:`train_toy_git`'s report."""
     from neurodecode.models._toy_git import TOY_GIT_ARCH
     from neurodecode.synth import CATEGORIES, COLOURS, SHAPES
 
     cfg, m = report["config"], report["metrics"]
+    stages = report.get("stages") or []
     v, side = TOY_GIT_ARCH["vision_config"], cfg["image_size"]
     n_tok = report["n_vision_tokens"]
     size_mb = report.get("file_bytes", 0) / 1e6
     lo, hi = cfg["train_offset"], cfg["train_offset"] + cfg["n_train"]
-    command = (
-        f"neurodecode models train git --out toy-git --steps {cfg['steps']} "
-        f"--batch-size {cfg['batch_size']} --lr {cfg['lr']} --world-seed {cfg['world_seed']} "
-        f"--seed {cfg['seed']} --threads {cfg['threads']}"
-    )
+    total = sum(s["train_seconds"] for s in stages)
+    lines = "\n".join(_git_stage_line(k, st) for k, st in enumerate(stages))
+    commands = "\n".join(_git_command(k, len(stages), st["config"]) for k, st in enumerate(stages))
     return f"""# neurodecode toy GIT captioner
 
 A transformers `GitForCausalLM` (image encoder: CLIP-style ViT, {side}x{side} input, patch
@@ -140,15 +164,18 @@ entries (BERT's 5 special tokens and the caption words as BERT's pre-tokenizer s
 processor: `GitProcessor` with a `CLIPImageProcessor` at {side}x{side} (CLIP mean and std).
 
 ## Training
-GIT's captioning loss (next token; GIT shifts the labels itself), {cfg["steps"]} AdamW steps of
-batch {cfg["batch_size"]} ({cfg["steps"] * cfg["batch_size"]} pairs), lr {cfg["lr"]} with
-{cfg["warmup"]} warm-up steps then cosine decay, weight decay {cfg["weight_decay"]}, gradient
-norm clipped at 1; seed {cfg["seed"]}; {report["torch_threads"]} CPU thread(s);
-{report["train_seconds"]:.0f} s; final batch loss {report["final_loss"]}.
-{report["n_parameters"]} parameters, fp32 safetensors ({size_mb:.2f} MB). Reproduce with
+GIT's captioning loss (next token; GIT shifts the labels itself; gradient norm clipped at 1),
+AdamW (betas 0.9/0.98, no decay of biases, norms and embeddings), in {len(stages)} stage(s)
+({total:.0f} s of training in all):
+
+{lines}
+
+{report["n_parameters"]} parameters, fp32 safetensors ({size_mb:.2f} MB). Each stage is
+deterministic given its seed and starting weights (on the same thread count); the stages are
+reproduced by
 
 ```
-{command}
+{commands}
 ```
 
 ## Held-out metrics ({int(m["n"])} images, greedy decoding)

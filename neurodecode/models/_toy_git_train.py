@@ -66,6 +66,12 @@ class ToyGitTrainConfig:
         Steps between loss lines.
     eval_every : int
         Steps between held-out checks on 200 ids (0: only at the end).
+    init_from : str or None
+        Saved toy GIT folder to continue training (default: a fresh seeded model).
+
+        Its weights, vocabulary and processor are kept; the learning-rate schedule (warm-up,
+        cosine decay over ``steps``) starts again, and ``image_size`` must be the folder's.
+        Give the continuation a new ``seed`` so that it draws new batches.
     """
 
     seed: int = 0
@@ -82,6 +88,7 @@ class ToyGitTrainConfig:
     threads: int = 1
     log_every: int = 50
     eval_every: int = 500
+    init_from: str | None = None
 
 
 def caption_accuracy(captions: Sequence[str], attributes: Sequence[dict[str, Any]]) -> dict:
@@ -172,6 +179,36 @@ def _optimizer(model: Any, cfg: ToyGitTrainConfig) -> Any:
     )
 
 
+_STAGE_METRICS = ("colour", "category", "shape", "named_nothing", "n", "n_objects")
+
+
+def _stage_record(report: dict[str, Any]) -> dict[str, Any]:
+    """What the model card says of one training stage (its settings, time and result)."""
+    record = {k: report[k] for k in ("config", "train_seconds", "torch_threads", "final_loss")}
+    record["metrics"] = {k: report["metrics"][k] for k in _STAGE_METRICS}
+    return record
+
+
+def _continued(config: ToyGitTrainConfig) -> tuple[Any, Any, list[dict[str, Any]]]:
+    """Model, processor and training stages of the saved toy GIT ``config.init_from``."""
+    from neurodecode._io import read_json
+    from neurodecode.models._registry import file_sha256
+    from neurodecode.models._toy_git import load_toy_git
+
+    folder = Path(str(config.init_from))
+    path = folder / "training_report.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: missing; init_from must be a folder of train_toy_git")
+    model, processor = load_toy_git(folder)
+    side = int(processor.image_processor.crop_size["height"])
+    if side != config.image_size:
+        raise ValueError(f"{folder}: a {side}x{side} model; image_size is {config.image_size}")
+    parent = read_json(path)
+    stages = [dict(s) for s in parent.get("stages") or [_stage_record(parent)]]
+    stages[-1]["weights_sha256"] = file_sha256(folder / "model.safetensors")
+    return model, processor, stages
+
+
 def _format(metrics: dict[str, Any]) -> str:
     keys = ("colour", "category", "shape", "named_nothing")
     return " ".join(f"{k}={metrics[k]:.3f}" for k in keys)
@@ -211,10 +248,16 @@ def train_toy_git(
     )
     rng = np.random.default_rng(config.seed)
     lo, hi = config.train_offset, config.train_offset + config.n_train
-    vocab = build_git_vocab(vocab_texts(stimuli, rng.integers(lo, hi, 4000)))
-    processor = toy_git_processor(vocab, config.image_size)
+    parents: list[dict[str, Any]] = []
+    if config.init_from is None:
+        vocab = build_git_vocab(vocab_texts(stimuli, rng.integers(lo, hi, 4000)))
+        processor = toy_git_processor(vocab, config.image_size)
+        model = _build_model(vocab, config.seed)
+    else:
+        model, processor, parents = _continued(config)
+        vocab = processor.tokenizer.get_vocab()
     tokenizer = processor.tokenizer
-    model = _build_model(vocab, config.seed).to(device)
+    model = model.to(device)
     model.train()
     opt = _optimizer(model, config)
     running: list[float] = []
@@ -248,8 +291,11 @@ def train_toy_git(
     train_s = time.perf_counter() - t0
     model.eval()
     metrics = evaluate_captioner(model, processor, stimuli, range(config.n_eval))
+    settings = dataclasses.asdict(config)
+    if config.init_from is not None:  # a folder name, not this machine's path
+        settings["init_from"] = Path(config.init_from).name
     report: dict[str, Any] = {
-        "config": dataclasses.asdict(config),
+        "config": settings,
         "metrics": metrics,
         "train_seconds": round(train_s, 1),
         "vocab_size": len(vocab),
@@ -258,6 +304,7 @@ def train_toy_git(
         "torch_threads": torch.get_num_threads(),
         "final_loss": round(float(loss.detach()), 4),
     }
+    report["stages"] = [*parents, _stage_record(report)]
     log("held-out: " + _format(metrics))
     if out is not None:
         from neurodecode._io import write_json_atomic

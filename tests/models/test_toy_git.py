@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -56,6 +57,32 @@ def test_a_short_training_run_saves_a_loadable_model_with_its_card(tmp_path):
         assert torch.equal(got, model.eval().generate(pixel_values=pixels, max_new_tokens=5))
     with pytest.raises(FileNotFoundError, match=r"config\.json"):
         load_toy_git(tmp_path / "missing")
+
+
+def test_training_continues_from_a_saved_model_and_the_card_lists_both_stages(tmp_path):
+    from neurodecode.models._registry import file_sha256
+    from neurodecode.models._toy_git_train import ToyGitTrainConfig, train_toy_git
+
+    small = {"batch_size": 4, "warmup": 1, "n_eval": 5, "log_every": 1, "eval_every": 0}
+    _, first, _ = train_toy_git(ToyGitTrainConfig(steps=2, **small), out=tmp_path / "a",
+                                log=lambda _: None)  # fmt: skip
+    again = ToyGitTrainConfig(steps=1, seed=1, init_from=str(tmp_path / "a"), **small)
+    _, second, report = train_toy_git(again, out=tmp_path / "b", log=lambda _: None)
+    assert second.tokenizer.get_vocab() == first.tokenizer.get_vocab()
+    assert [s["config"]["steps"] for s in report["stages"]] == [2, 1]
+    assert report["stages"][0]["weights_sha256"] == file_sha256(
+        tmp_path / "a" / "model.safetensors"
+    )
+    assert report["config"]["init_from"] == "a"  # a folder name, not this machine's path
+    assert (
+        file_sha256(tmp_path / "b" / "model.safetensors") != report["stages"][0]["weights_sha256"]
+    )
+    card = (tmp_path / "b" / "README.md").read_text()
+    assert "in 2 stage(s)" in card and "--init-from stage1" in card
+    with pytest.raises(ValueError, match="image_size"):
+        train_toy_git(dataclasses.replace(again, image_size=32), log=lambda _: None)
+    with pytest.raises(FileNotFoundError, match="training_report"):
+        train_toy_git(dataclasses.replace(again, init_from=str(tmp_path)), log=lambda _: None)
 
 
 def test_the_shipped_toy_git_names_colour_and_category_of_held_out_images():
