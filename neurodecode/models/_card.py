@@ -111,13 +111,14 @@ def _git_stage_line(k: int, stage: dict[str, Any]) -> str:
     start = "from a seeded random initialisation" if k == 0 else "continuing stage " + str(k)
     sha = stage.get("weights_sha256")
     sha = f" (weights sha256 `{sha[:16]}...`)" if sha else ""
+    pairs = cfg["steps"] * cfg["batch_size"]
     return (
-        f"{k + 1}. {start}: {cfg['steps']} AdamW steps of batch {cfg['batch_size']} "
-        f"({cfg['steps'] * cfg['batch_size']} pairs), lr {cfg['lr']} with {cfg['warmup']} "
-        f"warm-up steps then cosine decay, weight decay {cfg['weight_decay']}; seed "
-        f"{cfg['seed']}; {stage['torch_threads']} CPU thread(s); {stage['train_seconds']:.0f} s; "
-        f"final batch loss {stage['final_loss']}. Held-out after it ({int(m['n'])} images): "
-        f"colour {m['colour']:.3f}, category {m['category']:.3f}, shape {m['shape']:.3f}{sha}."
+        f"{k + 1}. {start}: {cfg['steps']} AdamW steps of batch {cfg['batch_size']} ({pairs} "
+        f"pairs), {_sampling(cfg)}; lr {cfg['lr']} with {cfg['warmup']} warm-up steps then "
+        f"cosine decay, weight decay {cfg['weight_decay']}; seed {cfg['seed']}; "
+        f"{stage['torch_threads']} CPU thread(s); {stage['train_seconds']:.0f} s; final batch "
+        f"loss {stage['final_loss']}. Held-out after it ({int(m['n'])} images): colour "
+        f"{m['colour']:.3f}, category {m['category']:.3f}, shape {m['shape']:.3f}{sha}."
     )
 
 
@@ -128,6 +129,8 @@ def _git_command(k: int, n: int, cfg: dict[str, Any]) -> str:
         f"--batch-size {cfg['batch_size']} --lr {cfg['lr']} --warmup {cfg['warmup']} "
         f"--world-seed {cfg['world_seed']} --seed {cfg['seed']} --threads {cfg['threads']}"
     )
+    if cfg.get("object_fraction") is not None:
+        cmd += f" --object-fraction {cfg['object_fraction']}"
     return cmd + (f" --init-from stage{k}" if k else "")
 
 
@@ -157,7 +160,8 @@ tokens from voxels), not a general captioner.
 
 ## Data
 Stimuli of `neurodecode.synth.StimulusSet` (generator seed {cfg["world_seed"]}, {side}x{side}
-RGB), ids drawn uniformly from [{lo}, {hi}), one of their five captions per draw. Evaluation
+RGB), ids from [{lo}, {hi}) (drawn as each stage below says), one of their five captions per
+draw. Evaluation
 ids 0..{cfg["n_eval"] - 1} were never trained on (they are the stimuli a world with this seed
 shows its subjects). Tokenizer: a transformers `BertTokenizer` over {report["vocab_size"]}
 entries (BERT's 5 special tokens and the caption words as BERT's pre-tokenizer splits them);

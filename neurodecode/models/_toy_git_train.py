@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from neurodecode.models._toy_clip_train import _draw_ids
 from neurodecode.models._toy_git import (
     build_git_vocab,
     caption_images,
@@ -66,6 +67,12 @@ class ToyGitTrainConfig:
         Steps between loss lines.
     eval_every : int
         Steps between held-out checks on 200 ids (0: only at the end).
+    object_fraction : float or None
+        Share of each batch drawn from object images (default: ids drawn uniformly).
+
+        Object images are the only ones whose category the caption names by a shape word, and
+        the captioner learns shape last; ``None`` draws ids uniformly (about one image in five
+        is an object).
     init_from : str or None
         Saved toy GIT folder to continue training (default: a fresh seeded model).
 
@@ -88,7 +95,12 @@ class ToyGitTrainConfig:
     threads: int = 1
     log_every: int = 50
     eval_every: int = 500
+    object_fraction: float | None = None
     init_from: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.object_fraction is not None and not 0.0 <= self.object_fraction <= 1.0:
+            raise ValueError(f"object_fraction must be in [0, 1], got {self.object_fraction}")
 
 
 def caption_accuracy(captions: Sequence[str], attributes: Sequence[dict[str, Any]]) -> dict:
@@ -264,7 +276,7 @@ def train_toy_git(
     for step in range(config.steps):
         for group in opt.param_groups:
             group["lr"] = _lr_at(step, config)
-        ids = rng.integers(lo, hi, config.batch_size)
+        ids = _draw_ids(rng, stimuli, config)
         picks = rng.integers(0, 5, config.batch_size)
         captions = [stimuli.captions(int(i))[int(k)] for i, k in zip(ids, picks, strict=True)]
         tokens = tokenizer(captions, padding="longest", return_tensors="pt")

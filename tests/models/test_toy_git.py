@@ -66,7 +66,9 @@ def test_training_continues_from_a_saved_model_and_the_card_lists_both_stages(tm
     small = {"batch_size": 4, "warmup": 1, "n_eval": 5, "log_every": 1, "eval_every": 0}
     _, first, _ = train_toy_git(ToyGitTrainConfig(steps=2, **small), out=tmp_path / "a",
                                 log=lambda _: None)  # fmt: skip
-    again = ToyGitTrainConfig(steps=1, seed=1, init_from=str(tmp_path / "a"), **small)
+    again = ToyGitTrainConfig(
+        steps=1, seed=1, init_from=str(tmp_path / "a"), object_fraction=0.5, **small
+    )
     _, second, report = train_toy_git(again, out=tmp_path / "b", log=lambda _: None)
     assert second.tokenizer.get_vocab() == first.tokenizer.get_vocab()
     assert [s["config"]["steps"] for s in report["stages"]] == [2, 1]
@@ -79,6 +81,9 @@ def test_training_continues_from_a_saved_model_and_the_card_lists_both_stages(tm
     )
     card = (tmp_path / "b" / "README.md").read_text()
     assert "in 2 stage(s)" in card and "--init-from stage1" in card
+    assert "--object-fraction 0.5" in card and "making up 50% of each batch" in card
+    with pytest.raises(ValueError, match="object_fraction"):
+        ToyGitTrainConfig(object_fraction=1.5)
     with pytest.raises(ValueError, match="image_size"):
         train_toy_git(dataclasses.replace(again, image_size=32), log=lambda _: None)
     with pytest.raises(FileNotFoundError, match="training_report"):
