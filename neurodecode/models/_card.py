@@ -160,11 +160,11 @@ tokens from voxels), not a general captioner.
 
 ## Data
 Stimuli of `neurodecode.synth.StimulusSet` (generator seed {cfg["world_seed"]}, {side}x{side}
-RGB), ids from [{lo}, {hi}) (drawn as each stage below says), one of their five captions per
-draw. Evaluation
-ids 0..{cfg["n_eval"] - 1} were never trained on (they are the stimuli a world with this seed
-shows its subjects). Tokenizer: a transformers `BertTokenizer` over {report["vocab_size"]}
-entries (BERT's 5 special tokens and the caption words as BERT's pre-tokenizer splits them);
+RGB), ids from [{lo}, {hi}) drawn as each stage below says, one of their five captions per
+draw. Evaluation ids 0..{cfg["n_eval"] - 1} were never trained on (they are the stimuli a world
+with this seed shows its subjects). Tokenizer: a transformers `BertTokenizer` over
+{report["vocab_size"]} entries (BERT's 5 special tokens and the caption words as BERT's
+pre-tokenizer splits them);
 processor: `GitProcessor` with a `CLIPImageProcessor` at {side}x{side} (CLIP mean and std).
 
 ## Training
