@@ -24,6 +24,11 @@ _LAZY: dict[str, tuple[str, str]] = {
     "load_motion_video_model": ("_animate", "load_motion_video_model"),
     "save_gif": ("_animate", "save_gif"),
     "score_flows": ("_motion_eval", "score_flows"),
+    "BrainCaptionPipeline": ("_caption", "BrainCaptionPipeline"),
+    "CaptionOutput": ("_caption", "CaptionOutput"),
+    "caption_vision_tokens": ("_caption", "caption_vision_tokens"),
+    "given_vision_tokens": ("_caption", "given_vision_tokens"),
+    "vision_tokens": ("_caption", "vision_tokens"),
 }
 
 __all__ = sorted(_LAZY)

@@ -1,5 +1,12 @@
 """Metrics with fixed, documented definitions (pure numpy; imports nothing else of ours)."""
 
+from neurodecode.metrics._captions import (
+    TEXT_METRICS,
+    caption_scores,
+    embedding_cosine,
+    per_caption_scores,
+    ptb_tokenize,
+)
 from neurodecode.metrics._flow import (
     angular_error,
     direction_accuracy,
@@ -25,17 +32,22 @@ from neurodecode.metrics._voxelwise import (
 )
 
 __all__ = [
+    "TEXT_METRICS",
     "Estimate",
     "RetrievalResult",
     "angular_error",
     "bootstrap_mean",
+    "caption_scores",
     "cosine_similarity",
     "direction_accuracy",
     "direction_bins",
+    "embedding_cosine",
     "end_point_error",
     "flow_metrics",
     "noise_normalized_score",
     "pearson_r_voxels",
+    "per_caption_scores",
+    "ptb_tokenize",
     "r2_score_voxels",
     "rank_candidates",
     "retrieval_accuracy",

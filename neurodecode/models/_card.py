@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["toy_clip_card"]
+__all__ = ["toy_clip_card", "toy_git_card"]
 
 
 def _sampling(cfg: dict[str, Any]) -> str:
@@ -103,4 +103,102 @@ from neurodecode.models import load_clip
 loaded = load_clip("toy-clip")  # loaded.model (open_clip CLIP), loaded.tokenizer
 ```
 or directly `open_clip.create_model("local-dir:<this folder>")` with the tokenizer of `vocab.json`.
+"""
+
+
+def _git_stage_line(k: int, stage: dict[str, Any]) -> str:
+    cfg, m = stage["config"], stage["metrics"]
+    start = "from a seeded random initialisation" if k == 0 else "continuing stage " + str(k)
+    sha = stage.get("weights_sha256")
+    sha = f" (weights sha256 `{sha[:16]}...`)" if sha else ""
+    pairs = cfg["steps"] * cfg["batch_size"]
+    return (
+        f"{k + 1}. {start}: {cfg['steps']} AdamW steps of batch {cfg['batch_size']} ({pairs} "
+        f"pairs), {_sampling(cfg)}; lr {cfg['lr']} with {cfg['warmup']} warm-up steps then "
+        f"cosine decay, weight decay {cfg['weight_decay']}; seed {cfg['seed']}; "
+        f"{stage['torch_threads']} CPU thread(s); {stage['train_seconds']:.0f} s; final batch "
+        f"loss {stage['final_loss']}. Held-out after it ({int(m['n'])} images): colour "
+        f"{m['colour']:.3f}, category {m['category']:.3f}, shape {m['shape']:.3f}{sha}."
+    )
+
+
+def _git_command(k: int, n: int, cfg: dict[str, Any]) -> str:
+    out = "toy-git" if k == n - 1 else f"stage{k + 1}"
+    cmd = (
+        f"neurodecode models train git --out {out} --steps {cfg['steps']} "
+        f"--batch-size {cfg['batch_size']} --lr {cfg['lr']} --warmup {cfg['warmup']} "
+        f"--world-seed {cfg['world_seed']} --seed {cfg['seed']} --threads {cfg['threads']}"
+    )
+    if cfg.get("object_fraction") is not None:
+        cmd += f" --object-fraction {cfg['object_fraction']}"
+    return cmd + (f" --init-from stage{k}" if k else "")
+
+
+def toy_git_card(report: dict[str, Any]) -> str:
+    """Markdown model card of a toy GIT from :func:`train_toy_git`'s report."""
+    from neurodecode.models._toy_git import TOY_GIT_ARCH
+    from neurodecode.synth import CATEGORIES, COLOURS, SHAPES
+
+    cfg, m = report["config"], report["metrics"]
+    stages = report.get("stages") or []
+    v, side = TOY_GIT_ARCH["vision_config"], cfg["image_size"]
+    n_tok = report["n_vision_tokens"]
+    size_mb = report.get("file_bytes", 0) / 1e6
+    lo, hi = cfg["train_offset"], cfg["train_offset"] + cfg["n_train"]
+    total = sum(s["train_seconds"] for s in stages)
+    lines = "\n".join(_git_stage_line(k, st) for k, st in enumerate(stages))
+    commands = "\n".join(_git_command(k, len(stages), st["config"]) for k, st in enumerate(stages))
+    return f"""# neurodecode toy GIT captioner
+
+A transformers `GitForCausalLM` (image encoder: CLIP-style ViT, {side}x{side} input, patch
+{v["patch_size"]}, width {v["hidden_size"]}, {v["num_hidden_layers"]} layers, {n_tok} vision
+tokens; text decoder: width {TOY_GIT_ARCH["hidden_size"]}, {TOY_GIT_ARCH["num_hidden_layers"]}
+layers, {TOY_GIT_ARCH["num_attention_heads"]} heads) trained from scratch by
+`neurodecode models train git` on synthetic image/caption pairs. It is a test instrument for
+the synthetic world (the brain-captioning stage decodes its {n_tok} x {v["hidden_size"]} vision
+tokens from voxels), not a general captioner.
+
+## Data
+Stimuli of `neurodecode.synth.StimulusSet` (generator seed {cfg["world_seed"]}, {side}x{side}
+RGB), ids from [{lo}, {hi}) drawn as each stage below says, one of their five captions per
+draw. Evaluation ids 0..{cfg["n_eval"] - 1} were never trained on (they are the stimuli a world
+with this seed shows its subjects). Tokenizer: a transformers `BertTokenizer` over
+{report["vocab_size"]} entries (BERT's 5 special tokens and the caption words as BERT's
+pre-tokenizer splits them);
+processor: `GitProcessor` with a `CLIPImageProcessor` at {side}x{side} (CLIP mean and std).
+
+## Training
+GIT's captioning loss (next token; GIT shifts the labels itself; gradient norm clipped at 1),
+AdamW (betas 0.9/0.98, no decay of biases, norms and embeddings), in {len(stages)} stage(s)
+({total:.0f} s of training in all):
+
+{lines}
+
+{report["n_parameters"]} parameters, fp32 safetensors ({size_mb:.2f} MB). Each stage is
+deterministic given its seed and starting weights (on the same thread count); the stages are
+reproduced by
+
+```
+{commands}
+```
+
+## Held-out metrics ({int(m["n"])} images, greedy decoding)
+| read-out | value | chance |
+|---|---|---|
+| colour named | {m["colour"]:.3f} | 1/{len(COLOURS)} |
+| category named | {m["category"]:.3f} | 1/{len(CATEGORIES)} |
+| shape named (object images, n = {m["n_objects"]}) | {m["shape"]:.3f} | 1/{len(SHAPES)} |
+
+A caption names the first colour word and the first category word it contains (a shape
+word counts as the object category; `neurodecode.synth.named_attributes`); the synthetic
+captions name the main element's colour and category first. Captioning takes
+{1000 * m["seconds_per_caption"]:.1f} ms per image here (batches of 128, greedy).
+
+## Use
+```python
+from neurodecode.models import load_model
+
+loaded = load_model("toy-git")  # loaded.model (GitForCausalLM), loaded.tokenizer (GitProcessor)
+```
+or `GitForCausalLM.from_pretrained(<this folder>)` with `AutoProcessor.from_pretrained`.
 """

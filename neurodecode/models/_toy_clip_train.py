@@ -234,8 +234,12 @@ def _lr_at(step: int, cfg: ToyClipTrainConfig) -> float:
     return 0.5 * cfg.lr * (1 + math.cos(math.pi * progress))
 
 
-def _draw_ids(rng: np.random.Generator, stimuli: Any, config: ToyClipTrainConfig) -> np.ndarray:
-    """One batch of training ids (see ``ToyClipTrainConfig.object_fraction``)."""
+def _draw_ids(rng: np.random.Generator, stimuli: Any, config: Any) -> np.ndarray:
+    """One batch of training ids (see ``ToyClipTrainConfig.object_fraction``).
+
+    ``config``: a toy trainer's settings with ``train_offset``, ``n_train``, ``batch_size`` and
+    ``object_fraction`` (the toy GIT's trainer draws its batches here too).
+    """
     lo, hi = config.train_offset, config.train_offset + config.n_train
     if config.object_fraction is None:
         return rng.integers(lo, hi, config.batch_size)

@@ -84,3 +84,27 @@ register_trainer(
         description="train the toy CLIP (open_clip) on the synthetic world",
     )
 )
+
+
+def _train_git(config: Any, out: Path, device: str, log: Callable[[str], None]) -> dict:
+    from neurodecode.models._toy_git_train import train_toy_git
+
+    _, _, report = train_toy_git(config, out=out, log=log, device=device)
+    return report
+
+
+def _git_config() -> type:
+    from neurodecode.models._toy_git_train import ToyGitTrainConfig
+
+    return ToyGitTrainConfig
+
+
+register_trainer(
+    ToyTrainer(
+        kind="git",
+        model="toy-git",
+        config=_git_config(),
+        train=_train_git,
+        description="train the toy GIT captioner (transformers) on the synthetic world",
+    )
+)

@@ -23,6 +23,7 @@ STAGE_MODULES: tuple[str, ...] = (
     "encode",
     "contrastive",
     "motion",
+    "caption",
     "evaluate",
     "report",
     "run",

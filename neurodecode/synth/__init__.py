@@ -8,7 +8,7 @@ and nothing here imports torch.
 from __future__ import annotations
 
 from neurodecode.synth._brain import SimulatedBrain
-from neurodecode.synth._captions import CATEGORIES, CATEGORY_WORDS, WORDS
+from neurodecode.synth._captions import CATEGORIES, CATEGORY_WORDS, WORDS, named_attributes
 from neurodecode.synth._config import WorldConfig
 from neurodecode.synth._glyphs import BACKGROUND_RGB, COLOUR_RGB, COLOURS, SHAPES
 from neurodecode.synth._oracle import GroundTruth, ground_truth, is_synthetic_release, load_world
@@ -46,5 +46,6 @@ __all__ = [
     "is_synthetic_release",
     "load_world",
     "make_world",
+    "named_attributes",
     "truth_features",
 ]

@@ -7,11 +7,19 @@ trained on the captions can learn colour, shape and category.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
 
-__all__ = ["CATEGORIES", "CATEGORY_WORDS", "N_CAPTIONS", "WORDS", "make_captions"]
+__all__ = [
+    "CATEGORIES",
+    "CATEGORY_WORDS",
+    "N_CAPTIONS",
+    "WORDS",
+    "make_captions",
+    "named_attributes",
+]
 
 CATEGORIES: tuple[str, ...] = ("object", "face", "place", "body", "word")
 #: The word each caption of a category contains (objects use their main shape word instead).
@@ -127,3 +135,28 @@ def make_captions(attrs: dict[str, Any], rng: np.random.Generator) -> list[str]:
         )
         captions.append(" ".join(filled.split()))
     return captions
+
+
+def named_attributes(caption: str) -> dict[str, str | None]:
+    """The colour, shape and category a caption names (the inverse of the templates' slots).
+
+    Every template names the main element's colour before any other colour word, and its
+    category word (a shape word for objects) before any other category word, so the first
+    colour word and the first category word are what the caption says about the main element.
+    Captions of other origins (a captioner's, a decoder's) are read the same way.
+
+    Returns
+    -------
+    dict
+        ``colour`` (one of ``COLOURS``), ``shape`` (one of ``SHAPES``: the first shape word)
+        and ``category`` (one of ``CATEGORIES``); ``None`` where the caption names none.
+    """
+    from neurodecode.synth._glyphs import COLOURS, SHAPES
+
+    words = re.findall(r"[a-z]+", caption.lower())
+    category_of = {w: c for c, w in CATEGORY_WORDS.items()} | {s: "object" for s in SHAPES}
+    return {
+        "colour": next((w for w in words if w in COLOURS), None),
+        "shape": next((w for w in words if w in SHAPES), None),
+        "category": next((category_of[w] for w in words if w in category_of), None),
+    }

@@ -60,3 +60,54 @@ def test_reliable_voxels_come_from_training_repeats_only():
     chosen = reliable_voxels(signal + noise, stim, np.arange(6), 3)
     assert chosen.tolist() == [0, 1, 5]
     assert reliable_voxels(signal, stim, np.arange(6), None).tolist() == list(range(6))
+
+
+def _tokens_problem(n=120, v=40, tokens=6, dims=5, seed=0):
+    """Targets laid out like GIT's flattened vision tokens (tokens x dims), stimuli in pairs."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, v)).astype(np.float32)
+    W = rng.normal(size=(v, tokens * dims)).astype(np.float32)
+    Y = X @ W + 2 * rng.normal(size=(n, tokens * dims)).astype(np.float32)
+    return X, Y, np.repeat(np.arange(n // 2), 2)
+
+
+def test_one_multi_output_solve_equals_one_ridge_per_token():
+    X, Y, groups = _tokens_problem()
+    dims = 5
+    joint = RidgeDecoder(n_splits=3).fit(X, Y, groups=groups)
+    per_token = np.concatenate(
+        [
+            RidgeEncoder(n_splits=3).fit(X, Y[:, t : t + dims], groups=groups).predict(X)
+            for t in range(0, Y.shape[1], dims)
+        ],
+        axis=1,
+    )
+    np.testing.assert_allclose(joint.predict_raw(X), per_token, atol=1e-4)
+
+
+def test_components_have_their_shape_and_their_number_is_bounded():
+    X, Y, _ = _tokens_problem(n=60, v=20, tokens=4, dims=3)
+    few = RidgeDecoder(alphas=[10.0], n_splits=3, n_components=3).fit(X, Y)
+    assert few.components_.shape == (3, Y.shape[1])
+    with pytest.raises(ValueError, match="n_components"):
+        RidgeDecoder(n_components=1000).fit(X, Y)
+
+
+def test_row_indexed_targets_read_like_the_repeated_matrix():
+    X, Y, groups = _tokens_problem()
+    unique = Y[::2]
+    view = RowIndexedTargets(unique, groups)
+    assert view.shape == (len(groups), Y.shape[1])
+    np.testing.assert_array_equal(view[:, 3:7], unique[groups][:, 3:7])
+    a = RidgeDecoder(n_splits=3, chunk_size=7).fit(X, view, groups=groups)
+    b = RidgeDecoder(n_splits=3).fit(X, unique[groups], groups=groups)
+    np.testing.assert_allclose(a.predict_raw(X), b.predict_raw(X), atol=1e-5)
+
+
+def test_a_reduced_decoder_saves_its_components(tmp_path):
+    X, Y, _ = _tokens_problem()
+    dec = RidgeDecoder(n_splits=3, n_components=4).fit(X, Y)
+    back = RidgeDecoder.load(dec.save(tmp_path / "decoder"))
+    np.testing.assert_array_equal(back.components_, dec.components_)
+    np.testing.assert_array_equal(back.predict(X), dec.predict(X))
+    assert back.get_params() == dec.get_params()
