@@ -16,7 +16,7 @@ from neurodecode import __version__
 
 def build_parser() -> argparse.ArgumentParser:
     from neurodecode.stages import list_stages
-    from neurodecode.stages._contract import add_stage_parser
+    from neurodecode.stages._command_line import add_stage_parser
 
     parser = argparse.ArgumentParser(
         prog="neurodecode", description="fMRI encoding and decoding on NSD and BOLD5000."

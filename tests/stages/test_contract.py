@@ -22,7 +22,8 @@ import pytest
 
 from neurodecode.cli import build_parser, main
 from neurodecode.stages import list_stages
-from neurodecode.stages._contract import EXIT_BAD_INPUT, config_from_args
+from neurodecode.stages._command_line import config_from_args
+from neurodecode.stages._contract import EXIT_BAD_INPUT
 
 SUBJECT = "subj01"
 
