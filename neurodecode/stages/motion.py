@@ -195,6 +195,7 @@ def _fit(cfg: MotionConfig, d: dict[str, Any], first_train: np.ndarray, log: dic
         log["ridge"] = {"seconds": round(time.perf_counter() - start, 2),
                         "alpha_median": float(np.median(ridge.best_alphas_)),
                         "shrink": ridge.shrink_, "mean_speed": ridge.mean_speed_,
+                        "shrink_grid": sorted({float(t) for t in cfg.shrink}),
                         "shrink_cv_epe": ridge.shrink_cv_epe_}  # fmt: skip
     if "codebook" in cfg.decoders:
         start = time.perf_counter()
