@@ -24,7 +24,7 @@ from neurodecode.report._sections import Section, SectionContext, SectionSpec, r
 __all__ = ["flow_to_rgb", "motion_section", "motion_section_html"]
 
 _NAMES = {
-    "ridge": "ridge decoder (voxels \u2192 flow)",
+    "ridge": "ridge decoder (voxels \u2192 flow, shrunk to the median flow)",
     "codebook": "codebook decoder (Yeung et al.)",
     "mean_flow": "baseline: mean training flow (no brain)",
     "other_clips": "baseline: another test clip's flow",
@@ -134,6 +134,14 @@ def motion_section_html(path: str | Path) -> str:
         f"{res['grid']}\u00d7{res['grid']} grid; {units}). Values: mean over test clips "
         "[95% bootstrap CI over clips].</p>"
     ]
+    ridge = res.get("training", {}).get("ridge", {})
+    if ridge.get("shrink_cv_epe"):
+        parts.append(
+            '<p class="meta">Ridge decoder: each decoded vector shrunk by '
+            f"{ridge['shrink']:.3g} {units} towards the training clips' median flow (the "
+            "threshold of least cross-validated EPE on repeat-averaged held-out clips; EPE is "
+            "minimised by a median, the ridge predicts a mean).</p>"
+        )
     titles = {"truth": "Against the exact flow (the synthetic world's truth)",
               "target": "Against the targets (estimated flow of the test clips)"}  # fmt: skip
     for key in (ref, *[k for k in res["scores"] if k != ref]):

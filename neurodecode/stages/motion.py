@@ -6,7 +6,9 @@ subject such as ``disflow``, written by ``neurodecode features --model dis-flow`
 the decoding targets, as Yeung et al. decode RAFT flow of the videos. Decoders are fitted on the
 ``train`` split's single trials and applied to the repeat-averaged ``test`` split:
 
-* ``ridge``: :class:`~neurodecode.decoders.RidgeFlowDecoder` (voxels -> grid flow);
+* ``ridge``: :class:`~neurodecode.decoders.RidgeFlowDecoder` (voxels -> grid flow, each
+  vector shrunk towards the training clips' median flow by a cross-validated threshold:
+  ``--shrink``, ``0`` for the ridge's own predictions);
 * ``codebook``: :class:`~neurodecode.decoders.CodebookFlowDecoder` (the published method:
   fMRI MLP embedding broadcast over the grid with first-frame features, per-patch
   classification over a k-means codebook, flow = probability-weighted centres).
@@ -42,6 +44,8 @@ DECODERS = ("ridge", "codebook")
 #: The animations folder's record of the animated clips' flows (read by the report).
 EXAMPLES_FILE = "examples.h5"
 _ALPHAS = tuple(np.logspace(0, 6, 13).tolist())
+#: The ridge decoder's shrinkage grid (its SHRINK_GRID; fractions of the mean training speed).
+_SHRINK = tuple(round(0.05 * k, 2) for k in range(21))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,6 +78,11 @@ class MotionConfig(StageConfig):
         Candidate ridge penalties (one chosen per flow component).
     n_splits : int
         Ridge cross-validation folds (grouped by clip).
+    shrink : tuple of float
+        Ridge shrinkage towards the median flow: thresholds tried (x mean training speed).
+        Each decoded vector moves this far towards the training clips' per-patch geometric
+        median; one threshold is chosen by cross-validated end-point error on repeat-averaged
+        held-out clips (``0``: the ridge's own predictions).
     n_examples : int
         Test clips animated (true clip and each decoder's animation).
     n_draws : int
@@ -102,6 +111,7 @@ class MotionConfig(StageConfig):
     lr: float = option(2e-3, above=0)
     alphas: tuple[float, ...] = option(_ALPHAS, above=0)
     n_splits: int = option(5, minimum=2)
+    shrink: tuple[float, ...] = option(_SHRINK, minimum=0)
     n_examples: int = option(4, minimum=0)
     n_draws: int = option(20, minimum=1)
     n_bootstrap: int = option(1000, minimum=1)
@@ -180,12 +190,13 @@ def _fit(cfg: MotionConfig, d: dict[str, Any], first_train: np.ndarray, log: dic
     models: dict[str, Any] = {}
     if "ridge" in cfg.decoders:
         start = time.perf_counter()
-        models["ridge"] = RidgeFlowDecoder(alphas=cfg.alphas, n_splits=cfg.n_splits).fit(
-            d["X_train"], d["flow_train"], groups=d["train_ids"]
-        )
-        alphas = models["ridge"].best_alphas_
+        ridge = RidgeFlowDecoder(alphas=cfg.alphas, n_splits=cfg.n_splits, shrink=cfg.shrink)
+        models["ridge"] = ridge.fit(d["X_train"], d["flow_train"], groups=d["train_ids"])
         log["ridge"] = {"seconds": round(time.perf_counter() - start, 2),
-                        "alpha_median": float(np.median(alphas))}  # fmt: skip
+                        "alpha_median": float(np.median(ridge.best_alphas_)),
+                        "shrink": ridge.shrink_, "mean_speed": ridge.mean_speed_,
+                        "shrink_grid": sorted({float(t) for t in cfg.shrink}),
+                        "shrink_cv_epe": ridge.shrink_cv_epe_}  # fmt: skip
     if "codebook" in cfg.decoders:
         start = time.perf_counter()
         models["codebook"] = CodebookFlowDecoder(

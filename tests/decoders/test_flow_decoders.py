@@ -46,6 +46,49 @@ def test_ridge_flow_decoder_beats_the_mean_flow_and_round_trips(tmp_path):
     np.testing.assert_allclose(back.predict(X[test]), pred, rtol=1e-5, atol=1e-5)
 
 
+def test_geometric_median_and_the_end_point_shrinkage():
+    from neurodecode.decoders._flow_ridge import geometric_median, shrink_flow
+
+    # three collinear points: the middle one; a majority at zero keeps the median there
+    line = np.array([[0.0, 0.0], [1.0, 0.0], [5.0, 0.0]])[:, None]
+    np.testing.assert_allclose(geometric_median(line)[0], [1.0, 0.0], atol=1e-4)
+    spike = np.concatenate([np.zeros((6, 1, 2)), np.random.default_rng(0).normal(size=(4, 1, 2))])
+    np.testing.assert_allclose(geometric_median(spike)[0], 0.0, atol=1e-4)
+    v = np.array([[3.0, 4.0], [0.03, 0.04], [-1.0, 0.0]], np.float32)
+    out = shrink_flow(v, np.zeros(2, np.float32), 0.5)
+    np.testing.assert_allclose(out, [[2.7, 3.6], [0.0, 0.0], [-0.5, 0.0]], atol=1e-6)
+    np.testing.assert_array_equal(shrink_flow(v, np.zeros(2, np.float32), 0.0), v)
+
+
+def test_ridge_flow_shrinkage_is_chosen_by_cross_validation(tmp_path):
+    X, flows, _, groups = _problem(seed=3)
+    X = X + np.random.default_rng(3).normal(scale=3.0, size=X.shape).astype(np.float32)
+    train, test = groups < 120, groups >= 120
+    fit = {"X": X[train], "flows": flows[groups[train]], "groups": groups[train]}
+    dec = RidgeFlowDecoder(alphas=np.logspace(-1, 4, 6), n_splits=3).fit(**fit)
+    assert len(dec.shrink_cv_epe_) == len(dec.shrink) and dec.shrink_ > 0
+    assert min(dec.shrink_cv_epe_) < dec.shrink_cv_epe_[0]
+    np.testing.assert_allclose(dec.centre_, 0.0, atol=1e-3)  # most patches of a clip are still
+    true = flows[groups[test]]
+    raw, shrunk = dec.predict_raw(X[test]), dec.predict(X[test])
+    epe = {k: np.linalg.norm(v - true, axis=-1).mean() for k, v in (("raw", raw), ("s", shrunk))}
+    assert epe["s"] < epe["raw"], epe
+    back = RidgeFlowDecoder.load(dec.save(tmp_path / "ridge"))
+    assert back.shrink_ == dec.shrink_
+    np.testing.assert_allclose(back.predict(X[test]), shrunk, rtol=1e-5, atol=1e-5)
+    off = RidgeFlowDecoder(alphas=np.logspace(-1, 4, 6), n_splits=3, shrink=(0.0,)).fit(**fit)
+    assert off.shrink_ == 0.0 and off.shrink_cv_epe_ is None
+    np.testing.assert_array_equal(off.predict(X[test]), off.predict_raw(X[test]))
+    np.testing.assert_allclose(off.predict_raw(X[test]), raw, rtol=1e-5, atol=1e-5)
+
+
+def test_the_motion_stage_default_shrinkage_grid_is_the_decoders():
+    from neurodecode.decoders._flow_ridge import SHRINK_GRID
+    from neurodecode.stages.motion import MotionConfig
+
+    assert MotionConfig.__dataclass_fields__["shrink"].default == SHRINK_GRID
+
+
 def test_codebook_flow_decoder_learns_and_round_trips(tmp_path):
     X, flows, frames, groups = _problem(seed=1)
     train, test = groups < 120, groups >= 120

@@ -42,6 +42,9 @@ def test_motion_section_is_validated(tmp_path):
         return path
 
     assert load_workflow_config(write(epochs=3, lr=0.01), tmp_path)["motion"]["lr"] == 0.01
+    assert load_workflow_config(write(shrink=[0]), tmp_path)["motion"]["shrink"] == [0]
+    with pytest.raises(ValueError, match="motion"):
+        load_workflow_config(write(shrink=[-0.1]), tmp_path)
     with pytest.raises(ValueError, match="motion"):
         load_workflow_config(write(decoders=["ridge", "lstm"]), tmp_path)
     with pytest.raises(ValueError, match="motion"):

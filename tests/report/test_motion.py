@@ -42,6 +42,7 @@ def test_motion_section_shows_scores_flows_and_animations(motion, tmp_path):
     for label in ("codebook decoder", "ridge decoder", "mean training flow",
                   "another test clip", "codebook limit", "Against the exact flow"):  # fmt: skip
         assert label in page, label
+    assert "towards the training clips' median flow" in page
     assert len(re.findall(r"data:image/gif;base64", page)) == 2 * 3  # true + 2 decoders, 2 clips
     assert len(re.findall(r"flow of \d+", page)) == 2 * 3  # truth + 2 decoders' flow fields
 
@@ -54,3 +55,4 @@ def test_motion_notebook_executes_on_stage_outputs(motion, tmp_path, monkeypatch
     assert any(o.get("data", {}).get("image/png") for o in outputs)
     streams = "".join(o.get("text", "") for o in outputs if o.get("output_type") == "stream")
     assert "beats the mean flow" in streams and "mean decoded speed" in streams
+    assert "ridge shrinkage" in streams

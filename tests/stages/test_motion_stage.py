@@ -2,14 +2,17 @@
 
 Default run: the tiny video world (120 training clips x 3, 20 test clips x 10, 45 MT voxels),
 where both decoders must already beat the no-brain baseline. Slow run (``-m slow``): the demo
-video world (600 x 3 and 50 x 10, 142 MT voxels) on two world seeds, where the issue's
+video world (600 x 3 and 50 x 10, 142-171 MT voxels) on three world seeds, where the issue's
 thresholds hold: decoded-flow EPE <= 0.6 x the mean-training-flow baseline's for both decoders,
 direction accuracy well above chance (1/8).
 
 Measured (EPE / mean-flow EPE against the exact flow; against the DIS targets in brackets):
-tiny world, ridge 0.81 (0.82), codebook 0.77 (0.82); demo world seed 0, ridge 0.48 (0.53),
-codebook 0.37 (0.52); seed 1, ridge 0.585 (0.600), codebook 0.40 (0.56). Direction accuracy on
-the demo world: ridge 0.66 and 0.51, codebook 0.35 and 0.32 (chance 0.125).
+tiny world, ridge 0.77 (0.81), codebook 0.77 (0.82); demo world seed 0, ridge 0.461 (0.530),
+codebook 0.373 (0.516); seed 1, ridge 0.509 (0.580), codebook 0.401 (0.562); seed 3, ridge
+0.535 (0.593), codebook 0.460 (0.604). Direction accuracy on the demo world: ridge 0.64, 0.50
+and 0.49, codebook 0.35, 0.32 and 0.32 (chance 0.125). The ridge's predictions are shrunk
+towards the median training flow (its cross-validated ``shrink``); its own predictions gave
+0.480, 0.585 and 0.613 on seeds 0, 1 and 3 (seed 3 then failed the 0.6 bound).
 """
 
 from __future__ import annotations
@@ -79,7 +82,7 @@ def test_motion_decoders_beat_the_no_brain_baseline_on_the_tiny_world(tmp_path_f
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize("seed", [0, 1, 3])
 def test_motion_thresholds_on_the_demo_world(seed, tmp_path):
     root, cache, out = tmp_path / "release", tmp_path / "cache", tmp_path / "motion"
     assert main(["synth", "boldmoments", "--preset", "demo", "--seed", str(seed),
