@@ -238,7 +238,8 @@ def toy_diffusion_card(report: dict[str, Any]) -> str:
         cfg, secs = stage["config"], stage["seconds"]
         parts = []
         if cfg["vae_steps"]:
-            parts.append(f"VAE {cfg['vae_steps']} steps of batch {cfg['vae_batch']} "
+            which = "VAE decoder (encoder frozen)" if cfg.get("decoder_only") else "VAE"
+            parts.append(f"{which} {cfg['vae_steps']} steps of batch {cfg['vae_batch']} "
                          f"(lr {cfg['vae_lr']}, KL weight {cfg['kl_weight']}; "
                          f"{secs.get('vae', 0):.0f} s)")  # fmt: skip
         if cfg["unet_steps"]:
@@ -248,6 +249,8 @@ def toy_diffusion_card(report: dict[str, Any]) -> str:
                          f"to {cfg['embedding_noise']}, min-SNR {cfg['snr_gamma']}; "
                          f"{secs.get('unet', 0):.0f} s)")  # fmt: skip
         start = f"continuing `{cfg['init_from']}`" if cfg["init_from"] else "from a seeded init"
+        if cfg.get("decoder_from"):
+            start += f", VAE decoder of `{cfg['decoder_from']}`"
         lines.append(f"{k}. {start}: " + "; ".join(parts or ["evaluation only"]) +
                      f"; seed {cfg['seed']}, {cfg['threads']} CPU thread(s).")  # fmt: skip
     sampler = m["sampler"]
