@@ -29,6 +29,8 @@ _LAZY: dict[str, tuple[str, str]] = {
     "caption_vision_tokens": ("_caption", "caption_vision_tokens"),
     "given_vision_tokens": ("_caption", "given_vision_tokens"),
     "vision_tokens": ("_caption", "vision_tokens"),
+    "ReconstructionPipeline": ("_reconstruct", "ReconstructionPipeline"),
+    "ReconstructionOutput": ("_reconstruct", "ReconstructionOutput"),
 }
 
 __all__ = sorted(_LAZY)

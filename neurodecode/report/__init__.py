@@ -6,7 +6,13 @@ self-contained page. The built-in sections (voxelwise encoding, 2 vs 2 per ROI, 
 retrieval) register themselves when this package is imported.
 """
 
-from neurodecode.report import _caption, _encoding, _motion, _retrieval  # noqa: F401  (register sections)
+from neurodecode.report import (  # noqa: F401  (register sections)
+    _caption,
+    _encoding,
+    _motion,
+    _reconstruct,
+    _retrieval,
+)
 from neurodecode.report._encoding import best_feature_spaces
 from neurodecode.report._page import provenance_section, render_page
 from neurodecode.report._render import ReportInputs, render_report

@@ -24,6 +24,7 @@ STAGE_MODULES: tuple[str, ...] = (
     "contrastive",
     "motion",
     "caption",
+    "reconstruct",
     "evaluate",
     "report",
     "run",
