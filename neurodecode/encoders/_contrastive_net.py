@@ -154,6 +154,11 @@ class ContrastiveConfig:
 # -; 47.0/49.0, 45.7/49.0 at 0.05), at the same cost (75-94 CPU s per fit, 1 thread). Sharp
 # logits need steps: on the stage test's tiny world (800 trials, 6 steps per epoch, 100-way)
 # 15 epochs gave 66/79% at 0.05 but 5/38% at 0.01 (27/75% at 30 epochs).
+# Its PCA input (512 components, randomized, 2 power iterations) cuts the first layer from
+# 4,802 x 512 to 512 x 512 weights: on the demo world of seed 0 (subj01, 1 torch thread,
+# machine shared with other jobs) the fit took 50.5 CPU s (input map 35.5 s wall, training
+# 92.2 s wall at load ~6) for 53.0/60.0%; 300-way top-1 of every demo-preset world of seeds
+# 0-3 and both subjects is in benchmarks/results/contrastive.json.
 # The MindEye presets use MindEye1's widths (4096-wide latent, 4 residual blocks, 2048-wide
 # projector) and MindEye1's temperatures; their memory, for the NSD input sizes, is in
 # :func:`get_preset`'s docstring.
@@ -163,6 +168,7 @@ _PRESETS: dict[str, ContrastiveConfig] = {
         epochs=30,
         mixco_temperature=0.01,
         softclip_temperature=0.01,
+        pca_components=512,
     ),
     "mindeye-nsdgeneral": ContrastiveConfig(
         hidden_dim=4096,
@@ -200,8 +206,8 @@ def get_preset(name: str) -> ContrastiveConfig:
     Presets
     -------
     synthetic-cpu
-        512-wide, 2 blocks, input noise 0.5, 30 epochs, temperatures 0.01; sized for the
-        synthetic world on 2 CPU cores.
+        512-wide, 2 blocks, input noise 0.5, 30 epochs, temperatures 0.01, a randomized PCA
+        input of 512 components; sized for the synthetic world on 2 CPU cores.
     mindeye-nsdgeneral
         MindEye1 widths for nsdgeneral input (about 15.7k voxels) to a 768-d CLIP ViT-L/14
         embedding. Computed with :func:`estimate_training_memory` (not measured) for 15,724

@@ -91,6 +91,7 @@ def test_pca_reads_row_chunks_and_pads_past_the_rank(tmp_path, monkeypatch):
 
 
 def test_pca_config_validated_and_in_the_cpu_preset():
+    assert get_preset("synthetic-cpu").pca_components == 512
     assert ContrastiveConfig().pca_components == 0  # raw voxels unless asked
     with pytest.raises(ValueError, match="pca_components"):
         ContrastiveConfig(pca_components=-1)
