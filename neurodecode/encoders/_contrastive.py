@@ -93,7 +93,8 @@ class _ContrastiveBase(BaseEstimator):
         inputs = [fit_input_map(net.adapters[d.subject], d, config, pca_rng) for d in data]
         input_map_s = time.perf_counter() - start
         if self.verbose:
-            what = f"PCA to {config.pca_components} components" if config.pca_components else ""
+            pca = any(d.transformed for d in inputs)
+            what = f"PCA to {config.pca_components} components" if pca else ""
             print(f"input map ({what or 'standardiser'}) fitted in {input_map_s:.1f} s", flush=True)
         net.to(device)
         history = train_network(
@@ -363,10 +364,10 @@ def fit_input_map(
     std = adapter[0]
     std.mean.copy_(torch.as_tensor(mean))
     std.scale.copy_(torch.as_tensor(scale))
-    if not config.pca_components:
+    if std.components is None:  # no PCA, or no more voxels than components
         return data
     components, _ = fit_input_pca(
-        data.voxels, mean, scale, config.pca_components, n_iter=config.pca_iterations, rng=rng
+        data.voxels, mean, scale, std.components.shape[1], n_iter=config.pca_iterations, rng=rng
     )
     std.components.copy_(torch.as_tensor(components))
     projected = project_inputs(data.voxels, mean, scale, components)

@@ -265,6 +265,9 @@ def build_network(
             self.register_buffer("mean", torch.zeros(n))
             self.register_buffer("scale", torch.ones(n))
             # A None buffer is left out of the state dict: models without PCA keep their keys.
+            # With no more voxels than components, PCA would only rotate (and zero-pad) the
+            # input: the voxels are used as they are.
+            n_components = n_components if n_components < n else 0
             pca = torch.zeros(n, n_components) if n_components else None
             self.register_buffer("components", pca)
             self.out_features = n_components or n

@@ -125,6 +125,9 @@ def test_pca_encoder_is_seeded_and_without_pca_the_state_keys_are_unchanged():
     a = ContrastiveEncoder(config, random_state=3).fit(X_tr, Y_tr).embed(X_te)
     b = ContrastiveEncoder(config, random_state=3).fit(X_tr, Y_tr).embed(X_te)
     np.testing.assert_array_equal(a, b)
+    # no more voxels (40) than components: the voxels are used as they are
+    wide = ContrastiveEncoder(TINY.replace(pca_components=40), random_state=3).fit(X_tr, Y_tr)
+    assert wide.network_.adapters["subject"][0].components is None
     plain = ContrastiveEncoder(TINY, random_state=3).fit(X_tr, Y_tr)
     keys = {k for k in plain.network_.state_dict() if k.startswith("adapters.subject.0.")}
     assert keys == {"adapters.subject.0.mean", "adapters.subject.0.scale"}
