@@ -7,8 +7,10 @@ output that the contrastive loss aligned with CLIP embeddings, which is what ret
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -80,17 +82,24 @@ class _ContrastiveBase(BaseEstimator):
         clip_dim = _common_width([d.image for d in data], "image targets")
         texts = [d.text for d in data if d.text is not None]
         text_dim = _common_width(texts, "text targets") if texts else None
-        init_seed, dropout_seed, data_seed = self._seeds(3)
+        # spawn(4)[:3] == spawn(3): the PCA seed leaves the other three as they were
+        init_seed, dropout_seed, data_seed, pca_seed = self._seeds(4)
         net = build_network(
             config, {d.subject: d.voxels.shape[1] for d in data}, clip_dim, text_dim
         )
         init_parameters(net, torch.Generator().manual_seed(init_seed))
-        for d in data:
-            _set_standardizer(net.adapters[d.subject], *fit_standardizer(d.voxels))
+        pca_rng = np.random.default_rng(pca_seed)
+        start = time.perf_counter()
+        inputs = [fit_input_map(net.adapters[d.subject], d, config, pca_rng) for d in data]
+        input_map_s = time.perf_counter() - start
+        if self.verbose:
+            pca = any(d.transformed for d in inputs)
+            what = f"PCA to {config.pca_components} components" if pca else ""
+            print(f"input map ({what or 'standardiser'}) fitted in {input_map_s:.1f} s", flush=True)
         net.to(device)
         history = train_network(
             net,
-            data,
+            inputs,
             config,
             rng=np.random.default_rng(data_seed),
             generator=torch.Generator(device=device).manual_seed(dropout_seed),
@@ -103,6 +112,10 @@ class _ContrastiveBase(BaseEstimator):
         self.text_dim_ = text_dim
         self.n_voxels_ = {d.subject: int(d.voxels.shape[1]) for d in data}
         self.history_ = history
+        self.fit_seconds_ = {
+            "input_map": input_map_s,
+            "training": float(sum(h["seconds"] for h in history)),
+        }
 
     # -- inference ---------------------------------------------------------------------------
     def _outputs(self, X: Any, subject: str, which: str, batch_size: int = 1024) -> np.ndarray:
@@ -158,6 +171,7 @@ class _ContrastiveBase(BaseEstimator):
             "clip_dim": self.clip_dim_,
             "text_dim": self.text_dim_,
             "history": self.history_,
+            "fit_seconds": self.fit_seconds_,
             **self._extra_meta(),
         }
         write_json_atomic(folder / _CONFIG, meta)
@@ -190,6 +204,7 @@ class _ContrastiveBase(BaseEstimator):
         est.text_dim_ = meta["text_dim"]
         est.n_voxels_ = dict(meta["n_voxels"])
         est.history_ = meta["history"]
+        est.fit_seconds_ = dict(meta.get("fit_seconds", {}))  # absent in older saves
         est._load_extra_meta(meta)
         return est
 
@@ -200,7 +215,9 @@ class _ContrastiveBase(BaseEstimator):
 class ContrastiveEncoder(_ContrastiveBase):
     """MindEye-style contrastive encoder from voxels to CLIP image-embedding space.
 
-    Voxels are standardised (training statistics), mapped by a linear layer into a latent,
+    Voxels are standardised (training statistics), optionally projected onto their leading
+    principal axes (``pca_components``: a randomized PCA fitted before training and kept in the
+    model, which still takes raw voxels), mapped by a linear layer into a latent,
     refined by residual MLP blocks and mapped by a linear head into CLIP space; a projector head
     gives the embeddings used for retrieval. Training: BiMixCo for the first third of the epochs,
     then SoftCLIP, plus an MSE term on the head; AdamW with a one-cycle schedule. With text
@@ -231,6 +248,8 @@ class ContrastiveEncoder(_ContrastiveBase):
         Widths of the image and text targets.
     history_ : list of dict
         Per-epoch mean loss, phase, seconds and samples.
+    fit_seconds_ : dict of str to float
+        Wall seconds of fitting the input map (standardiser, PCA, projection) and of training.
 
     Examples
     --------
@@ -327,9 +346,29 @@ def _maybe_groups(groups: Any | None, n: int) -> np.ndarray | None:
     return groups
 
 
-def _set_standardizer(adapter: Any, mean: np.ndarray, scale: np.ndarray) -> None:
+def fit_input_map(
+    adapter: Any, data: SubjectData, config: ContrastiveConfig, rng: np.random.Generator
+) -> SubjectData:
+    """Fit the adapter's fixed input map on ``data``; return what training should read.
+
+    The map is the standardiser and, with ``config.pca_components``, the randomized PCA of
+    the standardised samples (written into the adapter's buffers). Without PCA, training
+    streams ``data`` as it is; with it, the samples are projected once here (``n x k`` in RAM)
+    and training reads those.
+    """
     import torch
 
+    from neurodecode.encoders._contrastive_pca import fit_input_pca, project_inputs
+
+    mean, scale = fit_standardizer(data.voxels)
     std = adapter[0]
     std.mean.copy_(torch.as_tensor(mean))
     std.scale.copy_(torch.as_tensor(scale))
+    if std.components is None:  # no PCA, or no more voxels than components
+        return data
+    components, _ = fit_input_pca(
+        data.voxels, mean, scale, std.components.shape[1], n_iter=config.pca_iterations, rng=rng
+    )
+    std.components.copy_(torch.as_tensor(components))
+    projected = project_inputs(data.voxels, mean, scale, components)
+    return dataclasses.replace(data, voxels=projected, transformed=True)

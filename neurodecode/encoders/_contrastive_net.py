@@ -3,8 +3,8 @@
 The network is ``adapter[subject] -> residual MLP backbone -> linear head`` (CLIP space), plus a
 projector head whose output is what the contrastive loss and retrieval compare with CLIP
 embeddings, and an optional second projector for CLIP *text* embeddings. One adapter per
-subject (standardisation + linear layer into the shared latent) makes the same network serve
-single-subject and MindEye2-style multi-subject training.
+subject (standardisation, optionally a PCA projection, then a linear layer into the shared
+latent) makes the same network serve single-subject and MindEye2-style multi-subject training.
 
 All randomness inside the network (initialisation, dropout) comes from explicit
 ``torch.Generator`` objects, never from the global generator.
@@ -67,6 +67,14 @@ class ContrastiveConfig:
         Train on stimuli rather than trials when ``fit`` is given the stimulus of each trial
         (``groups``): a sample's voxels average a random non-empty subset of its stimulus's
         repeats, and an epoch is one pass over the stimuli.
+    pca_components : int
+        0: the first trainable layer reads the standardised voxels. Otherwise each subject's
+        standardised voxels are projected onto their ``pca_components`` leading principal axes
+        (randomized PCA of the training samples, fitted once before training and kept in the
+        adapter, so the fitted encoder still takes raw voxels); training then runs on the
+        projected samples.
+    pca_iterations : int
+        Power iterations of the randomized PCA (each costs two passes over the training data).
     """
 
     hidden_dim: int = 512
@@ -88,6 +96,8 @@ class ContrastiveConfig:
     text_weight: float = 0.5
     input_noise: float = 0.0
     stimulus_samples: bool = False
+    pca_components: int = 0
+    pca_iterations: int = 2
 
     def __post_init__(self) -> None:
         for name in ("hidden_dim", "projector_dim", "epochs", "batch_size"):
@@ -97,6 +107,9 @@ class ContrastiveConfig:
             raise ValueError("batch_size must be >= 2 (contrastive losses need negatives)")
         if self.input_noise < 0:
             raise ValueError(f"input_noise must be >= 0, got {self.input_noise}")
+        for name in ("pca_components", "pca_iterations"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         if self.n_blocks < 0:
             raise ValueError(f"n_blocks must be >= 0, got {self.n_blocks}")
         for name in ("input_dropout", "dropout", "mixco_fraction", "mixco_prob"):
@@ -141,12 +154,21 @@ class ContrastiveConfig:
 # -; 47.0/49.0, 45.7/49.0 at 0.05), at the same cost (75-94 CPU s per fit, 1 thread). Sharp
 # logits need steps: on the stage test's tiny world (800 trials, 6 steps per epoch, 100-way)
 # 15 epochs gave 66/79% at 0.05 but 5/38% at 0.01 (27/75% at 30 epochs).
+# Its PCA input (512 components, randomized, 2 power iterations) cuts the first layer from
+# 4,802 x 512 to 512 x 512 weights: on the demo world of seed 0 (subj01, 1 torch thread,
+# machine shared with other jobs) the fit took 50.5 CPU s (input map 35.5 s wall, training
+# 92.2 s wall at load ~6) for 53.0/60.0%; 300-way top-1 of every demo-preset world of seeds
+# 0-3 and both subjects is in benchmarks/results/contrastive.json.
 # The MindEye presets use MindEye1's widths (4096-wide latent, 4 residual blocks, 2048-wide
 # projector) and MindEye1's temperatures; their memory, for the NSD input sizes, is in
 # :func:`get_preset`'s docstring.
 _PRESETS: dict[str, ContrastiveConfig] = {
     "synthetic-cpu": ContrastiveConfig(
-        input_noise=0.5, epochs=30, mixco_temperature=0.01, softclip_temperature=0.01
+        input_noise=0.5,
+        epochs=30,
+        mixco_temperature=0.01,
+        softclip_temperature=0.01,
+        pca_components=512,
     ),
     "mindeye-nsdgeneral": ContrastiveConfig(
         hidden_dim=4096,
@@ -184,8 +206,8 @@ def get_preset(name: str) -> ContrastiveConfig:
     Presets
     -------
     synthetic-cpu
-        512-wide, 2 blocks, input noise 0.5, 30 epochs, temperatures 0.01; sized for the
-        synthetic world on 2 CPU cores.
+        512-wide, 2 blocks, input noise 0.5, 30 epochs, temperatures 0.01, a randomized PCA
+        input of 512 components; sized for the synthetic world on 2 CPU cores.
     mindeye-nsdgeneral
         MindEye1 widths for nsdgeneral input (about 15.7k voxels) to a 768-d CLIP ViT-L/14
         embedding. Computed with :func:`estimate_training_memory` (not measured) for 15,724
@@ -232,21 +254,33 @@ def build_network(
             return x * keep.to(x.dtype) / (1.0 - self.p)
 
     class Standardize(nn.Module):
+        """Fixed input map: standardisation, then (with ``n_components``) the PCA projection."""
+
         mean: torch.Tensor
         scale: torch.Tensor
+        components: torch.Tensor | None
 
-        def __init__(self, n: int) -> None:
+        def __init__(self, n: int, n_components: int = 0) -> None:
             super().__init__()
             self.register_buffer("mean", torch.zeros(n))
             self.register_buffer("scale", torch.ones(n))
+            # A None buffer is left out of the state dict: models without PCA keep their keys.
+            # With no more voxels than components, PCA would only rotate (and zero-pad) the
+            # input: the voxels are used as they are.
+            n_components = n_components if n_components < n else 0
+            pca = torch.zeros(n, n_components) if n_components else None
+            self.register_buffer("components", pca)
+            self.out_features = n_components or n
 
         def forward(self, x: torch.Tensor) -> torch.Tensor:
-            return (x - self.mean) / self.scale
+            z = (x - self.mean) / self.scale
+            return z if self.components is None else z @ self.components
 
     def adapter(n: int) -> nn.Module:
+        std = Standardize(n, config.pca_components)
         return nn.Sequential(
-            Standardize(n),
-            nn.Linear(n, config.hidden_dim),
+            std,
+            nn.Linear(std.out_features, config.hidden_dim),
             nn.LayerNorm(config.hidden_dim),
             nn.GELU(),
             SeededDropout(config.input_dropout),

@@ -32,7 +32,9 @@ class SubjectData:
     """One subject's training arrays; ``voxels`` may be any array-like indexable by rows.
 
     ``groups`` (the stimulus of each trial) lets training draw stimuli instead of trials
-    (``ContrastiveConfig.stimulus_samples``).
+    (``ContrastiveConfig.stimulus_samples``). ``transformed``: the rows are already the output
+    of the adapter's fixed input map (standardised and PCA-projected voxels), so training
+    starts at the adapter's first trainable layer.
     """
 
     subject: str
@@ -40,6 +42,7 @@ class SubjectData:
     image: np.ndarray
     text: np.ndarray | None = None
     groups: np.ndarray | None = None
+    transformed: bool = False
 
     def __post_init__(self) -> None:
         n = len(self.voxels)
@@ -171,10 +174,12 @@ def _step(
     for d in data:
         b = batch[d.subject]
         x, idx = samples[d.subject].draw(b, device)
+        adapter = net.adapters[d.subject]
         if config.input_noise > 0:
             # Gaussian input noise, in units of each voxel's training std: Tikhonov (ridge-like)
-            # regularisation of the input layer (Bishop, 1995).
-            scale = net.adapters[d.subject][0].scale
+            # regularisation of the input layer (Bishop, 1995). Projected inputs are in those
+            # units already, and white noise stays white under the orthonormal PCA projection.
+            scale = 1.0 if d.transformed else adapter[0].scale
             noise = torch.randn(x.shape, generator=generator, device=device)
             x = x + config.input_noise * scale * noise
         if mixing:
@@ -183,7 +188,9 @@ def _step(
         else:
             perm = torch.arange(b, device=device) + offset
             lam = torch.ones(b, device=device)
-        latents.append(net.adapters[d.subject](x))
+        # Mixing and input noise commute with the affine input map, so with transformed inputs
+        # they happen in its output space and only the trainable layers run per step.
+        latents.append(adapter[1:](x) if d.transformed else adapter(x))
         images.append(torch.as_tensor(d.image[idx], dtype=torch.float32, device=device))
         if use_text and d.text is not None:
             texts.append(torch.as_tensor(d.text[idx], dtype=torch.float32, device=device))

@@ -21,10 +21,10 @@ from neurodecode.encoders._contrastive import (
     _ContrastiveBase,
     _maybe_groups,
     _maybe_targets,
-    _set_standardizer,
+    fit_input_map,
 )
 from neurodecode.encoders._contrastive_net import init_parameters
-from neurodecode.encoders._contrastive_train import SubjectData, fit_standardizer, train_network
+from neurodecode.encoders._contrastive_train import SubjectData, train_network
 
 if TYPE_CHECKING:
     from neurodecode.metrics._retrieval import RetrievalResult
@@ -132,12 +132,13 @@ class MultiSubjectContrastiveEncoder(_ContrastiveBase):
         if data.text is not None and data.text.shape[1] != self.text_dim_:
             raise ValueError(f"text targets must be {self.text_dim_}-d (text head of fit)")
         seq = np.random.SeedSequence([_entropy(self.random_state), zlib.crc32(subject.encode())])
-        init_seed, dropout_seed, data_seed = (int(s.generate_state(1)[0]) for s in seq.spawn(3))
+        seeds = [int(s.generate_state(1)[0]) for s in seq.spawn(4)]
+        init_seed, dropout_seed, data_seed, pca_seed = seeds
         net = self.network_
         device = next(net.parameters()).device
         adapter = net.add_subject(subject, X.shape[1])
         init_parameters(adapter, torch.Generator().manual_seed(init_seed))
-        _set_standardizer(adapter, *fit_standardizer(X))
+        inputs = fit_input_map(adapter, data, self.config_, np.random.default_rng(pca_seed))
         adapter.to(device)
         frozen = [] if train == "all" else [p for p in net.parameters() if p.requires_grad]
         for p in frozen:
@@ -147,7 +148,7 @@ class MultiSubjectContrastiveEncoder(_ContrastiveBase):
         try:
             history = train_network(
                 net,
-                [data],
+                [inputs],
                 self.config_,
                 rng=np.random.default_rng(data_seed),
                 generator=torch.Generator(device=device).manual_seed(dropout_seed),

@@ -21,7 +21,9 @@ time) is printed while training. Outputs in ``--out``:
 * ``sub-<S>_desc-contrastive_model/`` (config.json + model.safetensors);
 * ``sub-<S>_desc-contrastive_retrieval.json``: retrieval of the encoder and of a ridge
   voxels->CLIP baseline on the same draws, top-k curves, example retrievals, optional text
-  retrieval and per-ROI ablation (sidecar ``..._retrieval.meta.json``);
+  retrieval and per-ROI ablation, and the wall (``seconds``) and process CPU
+  (``cpu_seconds``) time of the encoder's fit (its input map and training apart) and of the
+  ridge baseline (sidecar ``..._retrieval.meta.json``);
 * ``sub-<S>_desc-contrastive_predictions.h5``: the encoder's predicted CLIP image embeddings
   (head output, CLIP's coordinates) of the repeat-averaged test stimuli, in the feature-file
   format keyed by stimulus id, for embedding-conditioned decoders.
@@ -217,12 +219,12 @@ def _train_and_evaluate(cfg: ContrastiveStageConfig, prep: Any) -> tuple[Any, ..
         config = config.replace(epochs=cfg.epochs)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     n_voxels = d["X_test"].shape[1]
     print(f"{cfg.subject}: {len(d['X_train'])} training trials x {n_voxels} voxels", flush=True)
     enc = ContrastiveEncoder(config, random_state=cfg.seed, device=cfg.device, verbose=True)
     enc.fit(d["X_train"], Y_train, T_train, groups=d["train_ids"])
-    train_s = time.perf_counter() - start
+    train_s, train_cpu = time.perf_counter() - start, time.process_time() - cpu_start
 
     protocol = {"n_way": cfg.n_way, "n_draws": cfg.n_draws, "seed": cfg.seed}
     emb = enc.embed(d["X_test"])
@@ -236,7 +238,7 @@ def _train_and_evaluate(cfg: ContrastiveStageConfig, prep: Any) -> tuple[Any, ..
         "n_test_stimuli": len(d["X_test"]),
         "contrastive": retrieval_accuracy(emb, Y_test, **protocol).as_dict(),
     }
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     Y_avg = _lookup(cfg.features, d["train_average_ids"])
     ridge = RidgeEncoder(backend="torch" if cfg.device != "cpu" else "numpy", device=cfg.device)
     ridge.fit(d["X_train_average"], Y_avg)
@@ -248,7 +250,17 @@ def _train_and_evaluate(cfg: ContrastiveStageConfig, prep: Any) -> tuple[Any, ..
         "n_train_stimuli": len(Y_avg),
         "alphas": {f"{a:g}": int(c) for a, c in zip(alphas, counts, strict=True)},
     }
-    result["seconds"] = {"contrastive_fit": train_s, "ridge_fit": time.perf_counter() - start}
+    result["seconds"] = {
+        "contrastive_fit": train_s,
+        "contrastive_input_map": enc.fit_seconds_["input_map"],
+        "contrastive_training": enc.fit_seconds_["training"],
+        "ridge_fit": time.perf_counter() - start,
+    }
+    # CPU seconds of the process (all threads): comparable across loaded and idle machines
+    result["cpu_seconds"] = {
+        "contrastive_fit": train_cpu,
+        "ridge_fit": time.process_time() - cpu_start,
+    }
     print(f"ridge baseline fitted in {result['seconds']['ridge_fit']:.1f} s", flush=True)
     if T_test is not None:
         result["text"] = retrieval_accuracy(enc.embed_text(d["X_test"]), T_test, **protocol)
