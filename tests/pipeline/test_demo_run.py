@@ -31,9 +31,14 @@ def _demo(out: Path) -> list[str]:
 
 def _outputs(out: Path) -> dict[Path, tuple[int, int]]:
     """Every stage output with a sidecar (complete by construction): path -> (mtime, size)."""
+    from neurodecode._provenance import sidecar_path
+
     found = {}
     for path in out.glob("sub-*/**/*"):
-        if path.is_file() and not path.name.startswith(".") and path.suffix != ".json":
+        # an output without its sidecar was caught mid-commit (sidecars are placed last): the
+        # resumed run must redo it, so only outputs with a sidecar count as complete
+        if (path.is_file() and not path.name.startswith(".") and path.suffix != ".json"
+                and sidecar_path(path).is_file()):  # fmt: skip
             st = path.stat()
             found[path] = (st.st_mtime_ns, st.st_size)
     return found
