@@ -127,6 +127,8 @@ class ReconstructionPipeline:
         """
         import torch
 
+        from neurodecode.models._loading import _pipeline_component
+
         path = Path(path)
         index_file = path / "model_index.json"
         if not index_file.is_file():
@@ -135,18 +137,9 @@ class ReconstructionPipeline:
         missing = [k for k in ("vae", "unet", "scheduler") if k not in index]
         if missing:
             raise ValueError(f"{index_file}: no {', '.join(missing)} component(s)")
-        import importlib
-
-        parts: dict[str, Any] = {}
-        for name in ("vae", "unet", "scheduler"):
-            library, cls_name = index[name]
-            cls = getattr(importlib.import_module(library), cls_name)
-            kwargs = {} if name == "scheduler" else {"torch_dtype": torch.float32}
-            if name == "scheduler":
-                parts[name] = cls.from_pretrained(path / name)
-            else:
-                parts[name] = cls.from_pretrained(path / name, local_files_only=True, **kwargs)
-                parts[name].eval()
+        parts: dict[str, Any] = {"scheduler": _pipeline_component(path, "scheduler")}
+        for name in ("vae", "unet"):
+            parts[name] = _pipeline_component(path, name, torch_dtype=torch.float32).eval()
         parts["conditioning"] = index.get("_conditioning", "raw")
         return parts
 

@@ -167,8 +167,11 @@ def load_diffusers(
     return LoadedModel(name, model, None, folder, weights_checksum(folder))
 
 
-def _pipeline_component(path: Path, component: str) -> Any:
-    """One component of a pipeline folder, by the class ``model_index.json`` names for it."""
+def _pipeline_component(path: Path, component: str, **kwargs: Any) -> Any:
+    """One component of a pipeline folder, by the class ``model_index.json`` names for it.
+
+    ``kwargs`` go to the class's ``from_pretrained`` (``torch_dtype=`` ...).
+    """
     import importlib
     import json
 
@@ -183,7 +186,7 @@ def _pipeline_component(path: Path, component: str) -> Any:
     cls = getattr(importlib.import_module(library), cls_name)
     sub = path / component
     if hasattr(cls, "from_pretrained"):
-        return cls.from_pretrained(sub, local_files_only=True)
+        return cls.from_pretrained(sub, local_files_only=True, **kwargs)
     raise ValueError(f"{path}: component {component!r} ({cls_name}) cannot be loaded alone")
 
 

@@ -158,6 +158,8 @@ def reconstruct_and_score(
         )
         for m, images in recon.items()
     }
+    from neurodecode.stages.caption import _truth
+
     truth = _truth(prep, cfg.subject)
     if truth is not None:
         reader = clip.loaded
@@ -241,11 +243,3 @@ def _metric_card(cfg: Any, backbones: dict[str, Any], layers: dict[str, str], si
             "input_size": getattr(ex.loaded, "image_size", None),
         }
     return card
-
-
-def _truth(prep: Any, subject: str) -> Any:
-    from neurodecode.synth import ground_truth, is_synthetic_release
-
-    if not is_synthetic_release(prep.release_root):
-        return None
-    return ground_truth(prep.release_root, subject, prep.ijk, prep.shape)
