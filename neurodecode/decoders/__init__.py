@@ -29,6 +29,11 @@ _LAZY: dict[str, tuple[str, str]] = {
     "caption_vision_tokens": ("_caption", "caption_vision_tokens"),
     "given_vision_tokens": ("_caption", "given_vision_tokens"),
     "vision_tokens": ("_caption", "vision_tokens"),
+    "BankPosterior": ("_bank_prior", "BankPosterior"),
+    "DecoderNoiseModel": ("_bank_prior", "DecoderNoiseModel"),
+    "OnlineSoftmaxMean": ("_bank_prior", "OnlineSoftmaxMean"),
+    "fit_noise_model": ("_bank_prior", "fit_noise_model"),
+    "out_of_fold_scores": ("_bank_prior", "out_of_fold_scores"),
     "ReconstructionPipeline": ("_reconstruct", "ReconstructionPipeline"),
     "ReconstructionOutput": ("_reconstruct", "ReconstructionOutput"),
 }

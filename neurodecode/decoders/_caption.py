@@ -9,6 +9,10 @@ carries only each caption's row number. Beam search and sampling expand that pla
 with the rest of their inputs, so every beam reads its own row; nothing of the library is
 edited, and the original encoder is put back afterwards. The same path serves the shipped toy
 GIT and real ``microsoft/git-base-coco`` weights.
+
+With a natural-image prior (:class:`~neurodecode.decoders.BankPosterior`), the tokens given
+to GIT are the posterior mean of the vision tokens over a bank of images the subject never saw,
+under the ridge's own out-of-fold noise model, instead of the re-standardised prediction.
 """
 
 from __future__ import annotations
@@ -156,6 +160,7 @@ class CaptionOutput:
 
     captions: list[str]
     tokens: np.ndarray
+    prior: dict[str, Any] | None = None
 
 
 class BrainCaptionPipeline:
@@ -172,26 +177,44 @@ class BrainCaptionPipeline:
         before generating: the ridge's raw predictions (:meth:`RidgeDecoder.predict_raw`) are
         re-standardised once (:meth:`RidgeDecoder.restandardise`), whatever the decoder's own
         ``restandardize`` setting; ``False`` generates from the raw predictions.
+    prior : BankPosterior, optional
+        A natural-image prior over the vision tokens of a bank of images: the decoded tokens
+        are then the posterior mean over the bank given the ridge's prediction (mixtures of
+        real images' tokens, so they are not re-standardised).
     """
 
     def __init__(
-        self, decoder: Any, captioner: Any, processor: Any, *, restandardise: bool = True
+        self,
+        decoder: Any,
+        captioner: Any,
+        processor: Any,
+        *,
+        restandardise: bool = True,
+        prior: Any = None,
     ) -> None:
         self.decoder = decoder
         self.captioner = captioner
         self.processor = processor
         self.restandardise = restandardise
+        self.prior = prior
+
+    def _decode(self, voxels: np.ndarray) -> tuple[np.ndarray, dict[str, Any] | None]:
+        summary = None
+        if self.prior is not None:
+            pred, summary = self.prior(self.decoder.predict_scores(voxels))
+        else:
+            pred = self.decoder.predict_raw(voxels)
+            if self.restandardise:
+                pred = self.decoder.restandardise(pred)
+        hidden = int(self.captioner.git.image_encoder.config.hidden_size)
+        return pred.reshape(len(pred), -1, hidden), summary
 
     def decode_tokens(self, voxels: np.ndarray) -> np.ndarray:
         """Decoded vision tokens ``(n, n_tokens, hidden)`` of a batch of voxel patterns."""
-        pred = self.decoder.predict_raw(voxels)
-        if self.restandardise:
-            pred = self.decoder.restandardise(pred)
-        hidden = int(self.captioner.git.image_encoder.config.hidden_size)
-        return pred.reshape(len(pred), -1, hidden)
+        return self._decode(np.asarray(voxels, dtype=np.float32))[0]
 
     def __call__(self, voxels: np.ndarray, **generate: Any) -> CaptionOutput:
         """Captions of voxel patterns (``generate``: options of :func:`caption_vision_tokens`)."""
-        tokens = self.decode_tokens(np.asarray(voxels, dtype=np.float32))
+        tokens, summary = self._decode(np.asarray(voxels, dtype=np.float32))
         captions = caption_vision_tokens(self.captioner, self.processor, tokens, **generate)
-        return CaptionOutput(captions=captions, tokens=tokens)
+        return CaptionOutput(captions=captions, tokens=tokens, prior=summary)

@@ -187,15 +187,36 @@ class RidgeDecoder(RegressorMixin, BaseEstimator):
 
     def predict_raw(self, X: Any) -> np.ndarray:
         """The ridge's predictions ``(n_samples, n_outputs)`` before re-standardisation."""
+        return self.inverse_transform_targets(self.predict_scores(X))
+
+    def predict_scores(self, X: Any) -> np.ndarray:
+        """The ridge's own outputs: component scores ``(n, n_components)`` with components,
+        else the raw predictions (the space :meth:`transform_targets` maps targets into)."""
         check_is_fitted(self, "ridge_")
         X = np.asarray(X, dtype=np.float32)
         if X.ndim != 2 or X.shape[1] != self.n_features_in_:
             raise ValueError(f"X has shape {X.shape}; expected (n, {self.n_features_in_})")
         pred = self.ridge_.predict(X[:, self.voxels_])
-        pred = np.atleast_2d(pred.T).T.astype(np.float32, copy=False)
+        return np.atleast_2d(pred.T).T.astype(np.float32, copy=False)
+
+    def transform_targets(self, y: Any) -> np.ndarray:
+        """Targets ``(n, n_outputs)`` in the space the ridge predicts (see
+        :meth:`predict_scores`): their component scores, or themselves."""
+        check_is_fitted(self, "ridge_")
+        y = np.asarray(y, dtype=np.float32)
+        if y.ndim != 2 or y.shape[1] != self.n_outputs_:
+            raise ValueError(f"expected targets (n, {self.n_outputs_}); got {y.shape}")
         if self.components_ is None:
-            return pred
-        return pred @ self.components_ + self.target_mean_
+            return y
+        return ((y - self.target_mean_) @ self.components_.T).astype(np.float32)
+
+    def inverse_transform_targets(self, scores: Any) -> np.ndarray:
+        """Scores ``(n, n_components)`` mapped back to the targets' space."""
+        check_is_fitted(self, "ridge_")
+        scores = np.asarray(scores, dtype=np.float32)
+        if self.components_ is None:
+            return scores
+        return (scores @ self.components_ + self.target_mean_).astype(np.float32)
 
     def predict(self, X: Any) -> np.ndarray:
         """Decoded targets ``(n_samples, n_outputs)`` (float32), re-standardised as

@@ -47,7 +47,10 @@ def caption_metric_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
 
 def _attribute_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
     rows = []
-    for who, label in (("brain", "decoded from the brain"), ("captioner", "captioner, true image")):
+    whose = [("brain", "decoded from the brain"), ("captioner", "captioner, true image")]
+    if "brain_without_prior" in result["attributes"]:
+        whose.insert(1, ("brain_without_prior", "decoded, without the prior"))
+    for who, label in whose:
         for key in ("colour", "category"):
             a = result["attributes"][who][key]
             rows.append({
@@ -78,6 +81,20 @@ def _examples(result: dict[str, Any], stimuli: Any) -> str:
     return "<h3>Test images</h3>" + image_grid(rows, header)
 
 
+def _token_source(result: dict[str, Any]) -> str:
+    prior = result.get("prior")
+    if not prior:
+        return "predictions re-standardised to the training tokens"
+    src = prior["sources"]
+    return (
+        f"tokens given to GIT: the posterior mean over a bank of {prior['bank_size']:,} images "
+        f"this subject never saw ({src['release_unseen']:,} from the release, "
+        f"{src['generated']:,} generated) under the ridge's out-of-fold noise model "
+        f"(temperature {prior['temperature']:g}; median effective bank size "
+        f"{prior['effective_size_median']:.1f})"
+    )
+
+
 def caption_section_html(path: Path, stimuli: Any) -> str:
     """The HTML of one ``*_desc-caption_results.json``."""
     result = json.loads(Path(path).read_text(encoding="utf-8"))
@@ -98,7 +115,7 @@ def caption_section_html(path: Path, stimuli: Any) -> str:
         f'<p class="meta">Captioner {html.escape(result["captioner"])}: one multi-output ridge '
         f"from {result['n_voxels']:,} voxels to its {tokens} vision tokens ({reduction}; "
         f"{result['n_train']:,} training samples; test r of the tokens: mean "
-        f"{dec['test_r_mean']:.3f}), predictions re-standardised to the training tokens, "
+        f"{dec['test_r_mean']:.3f}), {_token_source(result)}, "
         f"captions by {how} on {result['n_test']} repeat-averaged test stimuli. Every metric is "
         "the mean over test stimuli with a 95% bootstrap CI; CIDEr-D is x10 as COCO prints it."
         "</p>",

@@ -10,9 +10,14 @@ image encoder's last hidden state, all tokens x dims) of the training stimuli ar
 targets of one :class:`~neurodecode.decoders.RidgeDecoder` from voxels (folds grouped by
 stimulus; by default fitted on the training stimuli averaged over their repeats, as
 Brain-Diffuser does, and with the targets reduced to ``--n-components`` principal components,
-whose kept variance is recorded). The repeat-averaged test stimuli's decoded tokens are
-re-standardised to the training tokens' statistics and given to GIT's text decoder (greedy,
-beam search or sampling).
+whose kept variance is recorded). By default the tokens given to GIT's text decoder (greedy,
+beam search or sampling) are the posterior mean over a natural-image prior
+(:class:`~neurodecode.decoders.BankPosterior`): a bank of images this subject never saw (the
+release's, then, on a synthetic release, more from its generator), weighted by the ridge's
+likelihood under its own out-of-fold noise model. ``--bank-size 0`` gives GIT the
+repeat-averaged test stimuli's decoded tokens re-standardised to the training tokens'
+statistics instead, as published Brain Captioning does; with the prior on, those captions are
+kept too (``brain_without_prior``) as the ablation.
 
 Scores (on a synthetic release also the colour and category each caption names, against the
 world's truth, with chance rates): the caption-metric suite (BLEU-1/4, METEOR, ROUGE-L, CIDEr-D,
@@ -38,6 +43,7 @@ from neurodecode.stages._contract import StageConfig, StageOutputs, StageSpec, f
 
 __all__ = ["STAGES", "CaptionOutputs", "CaptionStageConfig", "run"]
 
+_BANK_PER_STIMULUS, _BANK_MAX = 10, 20_000  # the prior's default bank size
 _DEFAULT_ALPHAS = tuple(np.logspace(-2, 6, 17).tolist())
 _EMBEDDING_METRICS = ("sentence_cosine", "clip_text_cosine")
 _METRICS = ("bleu1", "bleu4", "meteor", "rouge_l", "cider", *_EMBEDDING_METRICS)
@@ -90,6 +96,13 @@ class CaptionStageConfig(StageConfig):
         Sentence embedder of the sentence-cosine metric (a registry name).
     clip_model : str
         CLIP whose text tower gives the CLIP text cosine (a registry name).
+    bank_size : int or None
+        Images in the bank of the natural-image prior (0: no prior; the re-standardised
+        prediction is captioned; default: 10 per training stimulus, at most 20,000). The bank
+        is the release's images this subject never saw, then, on a synthetic release, images
+        its generator makes beyond the pool. Its vision tokens are computed once per run.
+    prior_temperature : float
+        Divides the prior's log-likelihood (1: the posterior itself).
     n_bootstrap : int
         Bootstrap resamples of every confidence interval.
     n_examples : int
@@ -119,6 +132,8 @@ class CaptionStageConfig(StageConfig):
     metrics: tuple[str, ...] = option(_METRICS, choices=_METRICS)
     sentence_model: str = "all-MiniLM-L6-v2"
     clip_model: str = "toy-clip"
+    bank_size: int | None = option(None, minimum=0)
+    prior_temperature: float = option(1.0, above=0)
     n_bootstrap: int = option(1000, minimum=1)
     n_examples: int = option(8, minimum=0)
     seed: int = option(0, minimum=0)
@@ -222,9 +237,31 @@ def _decode_and_score(cfg: CaptionStageConfig, prep: Any) -> tuple[dict[str, Any
     decoder.fit(X_train, targets, groups=train_ids)
     timings["fit_decoder"] = time.perf_counter() - t
 
+    truth = _truth(prep, cfg.subject)
+    prior, prior_info = None, None
+    if cfg.bank_size is None:
+        n_stimuli = len(np.unique(train_ids))
+        cfg = dataclasses.replace(cfg, bank_size=min(_BANK_PER_STIMULUS * n_stimuli, _BANK_MAX))
+    if cfg.bank_size:
+        t = time.perf_counter()
+        train_targets = flat[[row[int(s)] for s in train_ids]]
+
+        def tokens_of(images: np.ndarray) -> np.ndarray:
+            return vision_tokens(model, processor, images)
+
+        prior, prior_info = _prior(cfg, prep, decoder, X_train, train_targets, train_ids,
+                                   truth, tokens_of)  # fmt: skip
+        timings["prior_calibration"] = time.perf_counter() - t
+
     t = time.perf_counter()
-    pipe = BrainCaptionPipeline(decoder, model, processor)
-    decoded = pipe(X_test, **cfg.generation())
+    plain = BrainCaptionPipeline(decoder, model, processor)(X_test, **cfg.generation())
+    decoded = plain
+    if prior is not None:
+        decoded = BrainCaptionPipeline(decoder, model, processor, prior=prior)(
+            X_test, **cfg.generation()
+        )
+        assert prior_info is not None and decoded.prior is not None
+        prior_info.update(decoded.prior)
     test_tokens = tokens[[row[int(s)] for s in test_ids]]
     seen = caption_vision_tokens(model, processor, test_tokens, **cfg.generation())
     timings["captions"] = time.perf_counter() - t
@@ -243,13 +280,16 @@ def _decode_and_score(cfg: CaptionStageConfig, prep: Any) -> tuple[dict[str, Any
         "vision_tokens": list(tokens.shape[1:]),
         "decoder": _decoder_summary(decoder, X_test, test_tokens.reshape(len(test_ids), -1)),
         "generation": cfg.generation(),
+        "prior": prior_info,
     }
     result["metrics"] = _metrics(cfg, decoded.captions, seen, references)
     result["captions"] = [
         {"stim_id": int(s), "brain": b, "captioner": c, "references": list(r)}
         for s, b, c, r in zip(test_ids, decoded.captions, seen, references, strict=True)
     ]
-    truth = _truth(prep, cfg.subject)
+    if prior is not None:
+        for entry, p in zip(result["captions"], plain.captions, strict=True):
+            entry["brain_without_prior"] = p
     if truth is not None:
         from neurodecode.decoders._caption_eval import attribute_accuracy
 
@@ -260,12 +300,57 @@ def _decode_and_score(cfg: CaptionStageConfig, prep: Any) -> tuple[dict[str, Any
             "brain": attribute_accuracy(decoded.captions, attrs),
             "captioner": attribute_accuracy(seen, attrs),
         }
+        if prior is not None:
+            result["attributes"]["brain_without_prior"] = attribute_accuracy(plain.captions, attrs)
     n_ex = min(cfg.n_examples, len(test_ids))
     pick = np.random.default_rng(cfg.seed).choice(len(test_ids), size=n_ex, replace=False)
     result["examples"] = sorted(int(k) for k in pick)
     timings["metrics"] = time.perf_counter() - t
     result["timings_seconds"] = {k: round(v, 2) for k, v in timings.items()}
     return result, decoder
+
+
+def _bank_images(
+    cfg: CaptionStageConfig, prep: Any, truth: Any, chunk: int = 2048
+) -> tuple[list[tuple[str, Any]], dict[str, int]]:
+    """The prior's bank as (source, loader) chunks: unseen release images, then generated ones."""
+    size = int(cfg.bank_size or 0)
+    seen = np.unique(prep.trials["stim_id"].to_numpy())
+    unseen = np.setdiff1d(np.arange(len(prep.stimuli)), seen)[:size]
+    parts: list[tuple[str, Any]] = [
+        ("release", lambda ids=ids: prep.stimuli.images(ids))
+        for ids in (unseen[k : k + chunk] for k in range(0, len(unseen), chunk))
+    ]
+    n_generated = max(size - len(unseen), 0) if truth is not None else 0
+    parts += [
+        ("generated", lambda a=a: truth.novel_images(a, min(a + chunk, n_generated)))
+        for a in range(0, n_generated, chunk)
+    ]
+    if not parts:
+        raise ValueError(
+            f"the prior's bank is empty: every image of {prep.release_root} was shown to "
+            f"{cfg.subject}; pass bank_size=0 to caption without the prior"
+        )
+    return parts, {"release_unseen": len(unseen), "generated": n_generated}
+
+
+def _prior(
+    cfg: CaptionStageConfig, prep: Any, decoder: Any, X_train: np.ndarray, targets: Any,
+    train_ids: np.ndarray, truth: Any, tokens_of: Any,
+) -> tuple[Any, dict[str, Any]]:  # fmt: skip
+    """The natural-image prior: the decoder's out-of-fold noise model and the bank's tokens."""
+    from neurodecode.decoders import BankPosterior, fit_noise_model, out_of_fold_scores
+
+    pred, true = out_of_fold_scores(decoder, X_train, targets, groups=train_ids,
+                                    n_splits=cfg.n_splits, seed=cfg.seed)  # fmt: skip
+    noise = fit_noise_model(pred, true)
+    parts, sources = _bank_images(cfg, prep, truth)
+
+    def bank() -> Any:  # tokens chunk by chunk, as the posterior reads them: never held whole
+        return (tokens_of(load()).reshape(-1, decoder.n_outputs_) for _, load in parts)
+
+    info = {"noise_model": noise.as_dict(), "sources": sources, "n_splits": cfg.n_splits}
+    return BankPosterior(decoder, noise, bank, cfg.prior_temperature), info
 
 
 def _decoder_summary(decoder: Any, X_test: np.ndarray, test_tokens: np.ndarray) -> dict:

@@ -183,6 +183,20 @@ class GroundTruth:
     def images(self, stim_ids: Sequence[int] | np.ndarray) -> np.ndarray:
         return self.world.stimuli.images(np.asarray(stim_ids))
 
+    def novel_images(self, start: int, stop: int) -> np.ndarray:
+        """Images the world's generator makes beyond its pool, which no subject ever sees.
+
+        Rows ``start..stop-1`` of that endless sequence (ids ``n_stimuli + start`` onwards,
+        drawn like the pool's), e.g. as a bank of natural images for a decoder's prior.
+        """
+        from neurodecode.synth._stimuli import StimulusSet
+
+        if not 0 <= start <= stop:
+            raise ValueError(f"need 0 <= start <= stop; got {start}, {stop}")
+        pool = self.world.stimuli
+        beyond = StimulusSet(pool.n + stop, pool.seed, pool.image_size)
+        return beyond.images(np.arange(pool.n + start, pool.n + stop))
+
     @cached_property
     def held_out_ids(self) -> np.ndarray:
         """Stimulus ids of the pool that no configured subject saw."""
