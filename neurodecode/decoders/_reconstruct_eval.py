@@ -24,6 +24,11 @@ BACKBONE_LAYERS: dict[str, str] = {
     "toy-clip": "image embedding (encode_image, L2-normalised)",
     "efficientnet-lite0": "global average pool of the head (1280-d, before the classifier)",
     "ViT-L-14/openai": "image embedding (encode_image, L2-normalised)",
+    "alexnet/features.4": "AlexNet features.4 (ReLU after conv2), flattened",
+    "alexnet/features.11": "AlexNet features.11 (ReLU after conv5), flattened",
+    "inception_v3": "InceptionV3 avgpool (2048-d)",
+    "efficientnet_b1": "EfficientNet-B1 avgpool (1280-d)",
+    "swav-resnet50": "SwAV ResNet-50 avgpool (2048-d)",
 }
 
 

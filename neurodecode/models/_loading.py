@@ -249,6 +249,17 @@ def _load_torchvision(spec: ModelSpec, device: str, root: Any) -> LoadedModel:
     return LoadedModel(spec.name, model.to(device).eval(), None, path, weights_checksum(path))
 
 
+def _load_torchvision_backbone(spec: ModelSpec, device: str, root: Any) -> LoadedModel:
+    """A metric backbone: a torchvision network with its checkpoint, tapped at one layer."""
+    from neurodecode.models._backbones import imagenet_normalisation, load_backbone
+
+    path = resolve_weights(spec.name, root)
+    model, backbone = load_backbone(spec.name, path)
+    mean, std = imagenet_normalisation()
+    return LoadedModel(spec.name, model.to(device).eval(), None, path, weights_checksum(path),
+                       backbone.image_size, mean, std)  # fmt: skip
+
+
 #: Library -> loader ``(spec, device, root) -> LoadedModel``; :func:`register_loader` adds one.
 _LOADERS: dict[str, Callable[[ModelSpec, str, Any], LoadedModel]] = {
     "open_clip": _load_open_clip,
@@ -257,6 +268,7 @@ _LOADERS: dict[str, Callable[[ModelSpec, str, Any], LoadedModel]] = {
     "torch": _load_torch,
     "transformers": _load_transformers,
     "torchvision": _load_torchvision,
+    "torchvision_backbone": _load_torchvision_backbone,
 }
 
 

