@@ -169,6 +169,7 @@ class ReconstructionPipeline:
         batch_size: int = 100,
         generator: Any | None = None,
         bf16: bool = True,
+        embeddings: Any | None = None,
     ) -> ReconstructionOutput:
         """Reconstruct the images seen in each row of ``brain``.
 
@@ -195,6 +196,10 @@ class ReconstructionPipeline:
             Makes sampling deterministic.
         bf16 : bool
             bfloat16 autocast of the UNet.
+        embeddings : array ``(n, d)``, optional
+            Conditioning embeddings to use instead of the embedding decoder's predictions
+            (e.g. a contrastive encoder's predictions for the same trials); they also select
+            the samples.
         """
         import torch
 
@@ -204,8 +209,17 @@ class ReconstructionPipeline:
             raise ValueError(f"mode must be one of {_MODES}, got {mode!r}")
         if n_samples < 1:
             raise ValueError(f"n_samples must be >= 1, got {n_samples}")
-        latents, embeddings = self.decode_brain(brain)
+        latents, decoded = self.decode_brain(brain)
         n = len(latents)
+        if embeddings is None:
+            embeddings = decoded
+        else:
+            embeddings = np.asarray(embeddings, np.float32)
+            if embeddings.shape != decoded.shape:
+                raise ValueError(
+                    f"embeddings must be {decoded.shape} (one per trial, the CLIP's width); "
+                    f"got {embeddings.shape}"
+                )
         if mode == "latent":
             images = decode_latents(self.vae, torch.from_numpy(latents))
             scores = self._scores(images[:, None], embeddings)

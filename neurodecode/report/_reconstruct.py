@@ -97,6 +97,12 @@ def reconstruction_section_html(path: Path) -> str:
         "test images with a 95% bootstrap CI; the metric card in the results file defines "
         "each (sizes, layers, weights).</p>",
     ]
+    source = result.get("embedding_source", "ridge decoder")
+    if source != "ridge decoder":
+        parts.append(
+            f'<p class="meta">The conditioning embeddings were read from '
+            f"{html.escape(Path(source).name)} instead of the ridge embedding decoder.</p>"
+        )
     rows, columns = reconstruction_rows(result)
     parts += ["<h3>Metrics and ablations</h3>", table_html(rows, columns)]
     npz = Path(str(path).replace("_results.json", "_images.npz"))

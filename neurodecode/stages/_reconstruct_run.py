@@ -98,6 +98,7 @@ def reconstruct_and_score(
         )
     lat_train = _vae_latents(parts["vae"], train_images, cfg.device)
     emb_train = clip(train_images)
+    given = _given_embeddings(cfg, test_ids, emb_train.shape[1])
     timings["targets"] = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -135,7 +136,7 @@ def reconstruct_and_score(
     for mode in methods:
         t = time.perf_counter()
         gen = torch.Generator().manual_seed(cfg.seed)
-        out = pipe(X_test, mode=mode, generator=gen, **call)
+        out = pipe(X_test, mode=mode, generator=gen, embeddings=given, **call)
         recon[mode], chosen[mode] = out.images, out.chosen
         timings[f"reconstruct_{mode}"] = time.perf_counter() - t
     rng = np.random.default_rng(cfg.seed)
@@ -194,6 +195,7 @@ def reconstruct_and_score(
             for k, d in decoders.items()
         },
         "sampler": {**call, "scheduler": type(parts["scheduler"]).__name__},
+        "embedding_source": str(cfg.embeddings) if cfg.embeddings else "ridge decoder",
         "methods": scores,
         "chance": _chance(truth, test_ids),
         "metric_card": _metric_card(cfg, backbones, BACKBONE_LAYERS, side),
@@ -209,6 +211,23 @@ def reconstruct_and_score(
         **{f"chosen_{m}": c for m, c in chosen.items()},
     }
     return result, arrays, decoders
+
+
+def _given_embeddings(cfg: Any, test_ids: np.ndarray, dim: int) -> np.ndarray | None:
+    """The test stimuli's embeddings from ``cfg.embeddings`` (in ``test_ids`` order), if set."""
+    if cfg.embeddings is None:
+        return None
+    from neurodecode.features import read_features
+
+    _, emb = read_features(cfg.embeddings, test_ids)  # names the file and any missing id
+    if emb.shape[1] != dim:
+        raise ValueError(
+            f"{cfg.embeddings}: embeddings of width {emb.shape[1]}, but --clip-model "
+            f"{cfg.clip_model} embeds images in {dim} dimensions"
+        )
+    if not np.all(np.isfinite(emb)):
+        raise ValueError(f"{cfg.embeddings}: embeddings hold NaN or infinite values")
+    return emb
 
 
 def _chance(truth: Any, test_ids: np.ndarray) -> dict[str, float]:

@@ -61,6 +61,11 @@ class ReconstructStageConfig(StageConfig):
         Voxels the latent decoder reads (atlas or label name; default: the prepared brain).
     embedding_roi : str or None
         Voxels the embedding decoder reads (atlas or label name; default: the prepared brain).
+    embeddings : Path or None
+        A feature file of predicted CLIP image embeddings of the repeat-averaged test stimuli
+        (e.g. ``neurodecode contrastive``'s ``*_desc-contrastive_predictions.h5``) that
+        condition the pipeline and select its samples instead of the ridge embedding decoder's
+        predictions (which are still scored, as the ``embedding_decoder`` row of the results).
     diffusion : str
         Latent-diffusion pipeline of the model registry (toy-diffusion, or a local folder).
     clip_model : str
@@ -101,6 +106,7 @@ class ReconstructStageConfig(StageConfig):
     space: str | None = option(None, pattern=r"[A-Za-z0-9]+")
     latent_roi: str | None = None
     embedding_roi: str | None = None
+    embeddings: Path | None = None
     diffusion: str = "toy-diffusion"
     clip_model: str = "toy-clip"
     backbones: tuple[str, ...] = _BACKBONES
@@ -162,7 +168,7 @@ def run(cfg: ReconstructStageConfig) -> ReconstructOutputs:
         "reconstruct",
         cfg,
         outputs.files(),
-        [prep.paths.sidecar],
+        [prep.paths.sidecar, *([Path(cfg.embeddings)] if cfg.embeddings else [])],
         seed=cfg.seed,
         device=cfg.device,
         split_hash=prep.split_hash,

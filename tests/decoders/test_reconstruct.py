@@ -141,6 +141,19 @@ def test_small_strength_stays_near_the_predicted_latent(pipe):
     assert np.abs(near.images - base).mean() < np.abs(far.images - base).mean()
 
 
+def test_given_embeddings_condition_and_select_instead_of_the_decoders(pipe):
+    pipe, brain = pipe
+    _, decoded = pipe.decode_brain(brain)
+    given = np.random.default_rng(5).normal(size=decoded.shape).astype(np.float32)
+    kw = {"n_samples": 2, "num_inference_steps": 4}
+    out = pipe(brain, embeddings=given, generator=torch.Generator().manual_seed(0), **kw)
+    own = pipe(brain, generator=torch.Generator().manual_seed(0), **kw)
+    np.testing.assert_array_equal(out.embeddings, given)
+    assert not np.array_equal(out.images, own.images)
+    with pytest.raises(ValueError, match="embeddings must be"):
+        pipe(brain, embeddings=given[:, :3], **kw)
+
+
 def test_bad_arguments_are_refused(pipe):
     pipe, brain = pipe
     with pytest.raises(ValueError, match="mode must be one of"):

@@ -219,6 +219,19 @@ def test_contrastive_space_must_be_a_configured_feature_space(tmp_path, capfd):
         load_workflow_config(_config(tmp_path, contrastive={"n_way": 1}), tmp_path)
 
 
+def test_reconstruction_conditioned_on_the_contrastive_predictions(tmp_path, capfd):
+    cfg = _config(tmp_path, subjects=["subj01"], contrastive={},
+                  reconstruct={"embeddings": "contrastive", "n_samples": 4})  # fmt: skip
+    assert run(RunConfig(config=cfg, out=tmp_path / "out", dry_run=True, cores=1)).status == 0
+    (command,) = _shell_commands(capfd.readouterr().out, "reconstruct")
+    assert "--embeddings sub-subj01/sub-subj01_desc-contrastive_predictions.h5" in command
+    assert "--n-samples 4" in command and "--embeddings contrastive" not in command
+    lone = _config(tmp_path, subjects=["subj01"], reconstruct={"embeddings": "contrastive"})
+    assert run(RunConfig(config=lone, out=tmp_path / "o2", dry_run=True, cores=1)).status != 0
+    captured = capfd.readouterr()
+    assert "needs a contrastive section" in captured.out + captured.err
+
+
 @pytest.mark.parametrize(
     ("name", "subjects"),
     [

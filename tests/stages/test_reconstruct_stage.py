@@ -103,3 +103,19 @@ def test_the_notebook_runs_on_the_stage_outputs(result, tmp_path, monkeypatch):
     assert not [o for o in outputs if o.output_type == "error"]
     assert "full - latent" in text and "subj01" in text
     assert any("image/png" in o.get("data", {}) for o in outputs)
+
+
+def test_given_embeddings_must_cover_every_test_stimulus(result, tmp_path, capsys):
+    """``--embeddings`` (e.g. contrastive predictions): a file lacking test ids is refused,
+    naming the file, and nothing is written."""
+    from neurodecode.features import write_features
+
+    ids = np.asarray(result["images"]["stim_id"][:5], np.int64)  # not every test stimulus
+    path = tmp_path / "emb.h5"
+    write_features(path, ids, np.ones((len(ids), 32), np.float32), name="given", model="m")
+    out = tmp_path / "out"
+    assert main(["reconstruct", "--subject", SUBJECT, "--cache", str(result["cache"]),
+                 "--out", str(out), "--embeddings", str(path), "--steps", "2",
+                 "--no-ablations", "--n-bootstrap", "10"]) != 0  # fmt: skip
+    assert "emb.h5" in capsys.readouterr().err
+    assert not list(out.glob("sub-*"))

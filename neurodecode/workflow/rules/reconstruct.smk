@@ -11,11 +11,16 @@ RECONSTRUCT_DECODERS = "sub-{subject}/sub-{subject}_desc-recon_decoders"
 
 if "reconstruct" in config:
     RECONSTRUCT_CONFIG = config["reconstruct"]
+    # `embeddings: contrastive` conditions on the contrastive encoder's test predictions
+    RECONSTRUCT_EMBEDDINGS = RECONSTRUCT_CONFIG.get("embeddings", "ridge")
+    if RECONSTRUCT_EMBEDDINGS == "contrastive" and "contrastive" not in config:
+        raise ValueError("config: reconstruct/embeddings: contrastive needs a contrastive section")
     REPORT_INPUTS.append(RECONSTRUCT)
 
     rule reconstruct:
         input:
             cache=PREPARED,
+            embeddings=[CONTRASTIVE_PREDICTIONS] if RECONSTRUCT_EMBEDDINGS == "contrastive" else [],
         output:
             results=RECONSTRUCT,
             sidecar=sidecar(RECONSTRUCT),
@@ -28,9 +33,12 @@ if "reconstruct" in config:
         params:
             grid=GRID,
             seed=SEED,
-            options=flags(RECONSTRUCT_CONFIG),
+            options=flags(RECONSTRUCT_CONFIG, skip=("embeddings",)),
+            embeddings=lambda wc, input: (
+                f"--embeddings {quoted(input.embeddings)}" if input.embeddings else ""
+            ),
             device=device,
         shell:
             "neurodecode reconstruct --subject {wildcards.subject:q} --cache . --space {params.grid:q}"
-            " {params.options} --seed {params.seed} --device {params.device:q}"
+            " {params.options} {params.embeddings} --seed {params.seed} --device {params.device:q}"
             " --out sub-{wildcards.subject:q} > {log:q} 2>&1"
