@@ -172,7 +172,8 @@ def save_toy_diffusion(vae: Any, unet: Any, scheduler: Any, out: str | os.PathLi
     for name, module in (("vae", vae), ("unet", unet)):
         if module is None:
             continue
-        copy = type(module).from_config(module.config).to(dtype=_half())
+        config = {k: v for k, v in module.config.items() if k != "_name_or_path"}  # no paths
+        copy = type(module).from_config(config).to(dtype=_half())
         copy.load_state_dict({k: v.to(_half()) for k, v in module.state_dict().items()})
         copy.save_pretrained(out / name, safe_serialization=True)
     scheduler.save_pretrained(out / "scheduler")
