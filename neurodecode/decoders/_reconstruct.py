@@ -170,6 +170,7 @@ class ReconstructionPipeline:
         generator: Any | None = None,
         bf16: bool = True,
         embeddings: Any | None = None,
+        latents: Any | None = None,
     ) -> ReconstructionOutput:
         """Reconstruct the images seen in each row of ``brain``.
 
@@ -200,6 +201,9 @@ class ReconstructionPipeline:
             Conditioning embeddings to use instead of the embedding decoder's predictions
             (e.g. a contrastive encoder's predictions for the same trials); they also select
             the samples.
+        latents : array ``(n, c, h, w)``, optional
+            Scaled latents to start from instead of the latent decoder's predictions (e.g.
+            their posterior mean under a natural-image prior).
         """
         import torch
 
@@ -209,8 +213,14 @@ class ReconstructionPipeline:
             raise ValueError(f"mode must be one of {_MODES}, got {mode!r}")
         if n_samples < 1:
             raise ValueError(f"n_samples must be >= 1, got {n_samples}")
-        latents, decoded = self.decode_brain(brain)
-        n = len(latents)
+        decoded_latents, decoded = self.decode_brain(brain)
+        n = len(decoded_latents)
+        if latents is None:
+            latents = decoded_latents
+        else:
+            latents = np.asarray(latents, np.float32)
+            if latents.shape != decoded_latents.shape:
+                raise ValueError(f"latents must be {decoded_latents.shape}; got {latents.shape}")
         if embeddings is None:
             embeddings = decoded
         else:

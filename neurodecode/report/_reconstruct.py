@@ -16,7 +16,8 @@ __all__ = ["reconstruction_rows", "reconstruction_section"]
 
 _METHODS = {
     "full": "full pipeline (latent + embedding)",
-    "latent": "predicted latent alone (VAE decoding)",
+    "latent": "latent alone (VAE decoding of the latent img2img starts from)",
+    "latent_without_prior": "ridge-predicted latent alone, without the prior (VAE decoding)",
     "embedding": "predicted embedding alone (from noise)",
     "random_image": "baseline: a random test image",
     "mean_image": "baseline: the mean training image",
@@ -97,6 +98,17 @@ def reconstruction_section_html(path: Path) -> str:
         "test images with a 95% bootstrap CI; the metric card in the results file defines "
         "each (sizes, layers, weights).</p>",
     ]
+    prior = result.get("prior")
+    if prior:
+        src = prior["sources"]
+        parts.append(
+            f'<p class="meta">img2img starts from the posterior mean latent over a bank of '
+            f"{prior['bank_size']:,} images this subject never saw ({src['release_unseen']:,} "
+            f"from the release, {src['generated']:,} generated), given both decoders' "
+            f"predictions under their out-of-fold noise models (temperature "
+            f"{prior['temperature']:g}; median effective bank size "
+            f"{prior['effective_size_median']:.1f}).</p>"
+        )
     source = result.get("embedding_source", "ridge decoder")
     if source != "ridge decoder":
         parts.append(

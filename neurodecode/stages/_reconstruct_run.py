@@ -130,15 +130,27 @@ def reconstruct_and_score(
         "n_samples": cfg.n_samples,
         "bf16": cfg.bf16,
     }
+    from neurodecode.stages.caption import _truth
+
+    truth = _truth(prep, cfg.subject)
+    t = time.perf_counter()
+    prior_latents, prior_info = _prior_latents(
+        cfg, prep, truth, decoders, X_train, train_ids, lat_train, emb_train, X_test, parts, clip
+    )
+    timings["prior"] = time.perf_counter() - t
     methods = ("full", "latent", "embedding") if cfg.ablations else ("full",)
     recon: dict[str, np.ndarray] = {}
     chosen: dict[str, np.ndarray] = {}
     for mode in methods:
         t = time.perf_counter()
         gen = torch.Generator().manual_seed(cfg.seed)
-        out = pipe(X_test, mode=mode, generator=gen, embeddings=given, **call)
+        out = pipe(X_test, mode=mode, generator=gen, embeddings=given, latents=prior_latents,
+                   **call)  # fmt: skip
         recon[mode], chosen[mode] = out.images, out.chosen
         timings[f"reconstruct_{mode}"] = time.perf_counter() - t
+    if cfg.ablations and prior_latents is not None:
+        out = pipe(X_test, mode="latent", embeddings=given, **call)
+        recon["latent_without_prior"], chosen["latent_without_prior"] = out.images, out.chosen
     rng = np.random.default_rng(cfg.seed)
     if cfg.ablations:
         recon["random_image"] = test_images[_derangement(len(test_images), rng)]
@@ -159,9 +171,6 @@ def reconstruct_and_score(
         )
         for m, images in recon.items()
     }
-    from neurodecode.stages.caption import _truth
-
-    truth = _truth(prep, cfg.subject)
     if truth is not None:
         reader = clip.loaded
         attrs = truth.attributes(test_ids)
@@ -196,6 +205,7 @@ def reconstruct_and_score(
         },
         "sampler": {**call, "scheduler": type(parts["scheduler"]).__name__},
         "embedding_source": str(cfg.embeddings) if cfg.embeddings else "ridge decoder",
+        "prior": prior_info,
         "methods": scores,
         "chance": _chance(truth, test_ids),
         "metric_card": _metric_card(cfg, backbones, BACKBONE_LAYERS, side),
@@ -211,6 +221,50 @@ def reconstruct_and_score(
         **{f"chosen_{m}": c for m, c in chosen.items()},
     }
     return result, arrays, decoders
+
+
+def _prior_latents(
+    cfg: Any, prep: Any, truth: Any, decoders: dict[str, Any], X_train: np.ndarray,
+    train_ids: np.ndarray, lat_train: np.ndarray, emb_train: np.ndarray, X_test: np.ndarray,
+    parts: dict, clip: Any,
+) -> tuple[np.ndarray | None, dict[str, Any] | None]:  # fmt: skip
+    """The latent img2img starts from: its posterior mean over a bank of unseen images.
+
+    The likelihood of a bank image is the sum of both decoders' (latent and embedding), each
+    under its out-of-fold noise model; the bank is read chunk by chunk (VAE latents and CLIP
+    embeddings of each chunk), never held whole. None when ``bank_size`` is 0.
+    """
+    from neurodecode.decoders import OnlineSoftmaxMean, fit_noise_model, out_of_fold_scores
+    from neurodecode.stages._bank import bank_image_chunks, default_bank_size
+
+    size = default_bank_size(train_ids) if cfg.bank_size is None else int(cfg.bank_size)
+    if size == 0:
+        return None, None
+    lat_flat = lat_train.reshape(len(lat_train), -1)
+    terms = []
+    for name, targets in (("latent", lat_flat), ("embedding", emb_train)):
+        dec = decoders[name]
+        oof = out_of_fold_scores(dec, X_train, targets, n_splits=cfg.n_splits, seed=cfg.seed)
+        noise = fit_noise_model(*oof)
+        terms.append((dec, noise, dec.predict_scores(X_test)))
+    loaders, sources = bank_image_chunks(prep, truth, size, cfg.subject)
+    acc = OnlineSoftmaxMean(len(X_test), lat_flat.shape[1])
+    for load in loaders:
+        images = load()
+        lat = _vae_latents(parts["vae"], images, cfg.device).reshape(len(images), -1)
+        features = (lat, np.asarray(clip(images)))
+        logits = sum(noise.log_likelihood(pred, dec.transform_targets(f))
+                     for (dec, noise, pred), f in zip(terms, features, strict=True))  # fmt: skip
+        acc.update(logits / cfg.prior_temperature, lat)
+    ess = acc.effective_size()
+    info = {"bank_size": acc.n_seen, "sources": sources, "temperature": cfg.prior_temperature,
+            "effective_size_median": float(np.median(ess)),
+            "effective_size_min": float(ess.min()),
+            "noise_models": {name: noise.as_dict()
+                             for name, (_, noise, _) in zip(("latent", "embedding"), terms,
+                                                            strict=True)}}  # fmt: skip
+    posterior = acc.mean().astype(np.float32).reshape(len(X_test), *lat_train.shape[1:])
+    return posterior, info
 
 
 def _given_embeddings(cfg: Any, test_ids: np.ndarray, dim: int) -> np.ndarray | None:

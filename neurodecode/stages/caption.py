@@ -43,7 +43,6 @@ from neurodecode.stages._contract import StageConfig, StageOutputs, StageSpec, f
 
 __all__ = ["STAGES", "CaptionOutputs", "CaptionStageConfig", "run"]
 
-_BANK_PER_STIMULUS, _BANK_MAX = 10, 20_000  # the prior's default bank size
 _DEFAULT_ALPHAS = tuple(np.logspace(-2, 6, 17).tolist())
 _EMBEDDING_METRICS = ("sentence_cosine", "clip_text_cosine")
 _METRICS = ("bleu1", "bleu4", "meteor", "rouge_l", "cider", *_EMBEDDING_METRICS)
@@ -240,8 +239,9 @@ def _decode_and_score(cfg: CaptionStageConfig, prep: Any) -> tuple[dict[str, Any
     truth = _truth(prep, cfg.subject)
     prior, prior_info = None, None
     if cfg.bank_size is None:
-        n_stimuli = len(np.unique(train_ids))
-        cfg = dataclasses.replace(cfg, bank_size=min(_BANK_PER_STIMULUS * n_stimuli, _BANK_MAX))
+        from neurodecode.stages._bank import default_bank_size
+
+        cfg = dataclasses.replace(cfg, bank_size=default_bank_size(train_ids))
     if cfg.bank_size:
         t = time.perf_counter()
         train_targets = flat[[row[int(s)] for s in train_ids]]
@@ -310,30 +310,6 @@ def _decode_and_score(cfg: CaptionStageConfig, prep: Any) -> tuple[dict[str, Any
     return result, decoder
 
 
-def _bank_images(
-    cfg: CaptionStageConfig, prep: Any, truth: Any, chunk: int = 2048
-) -> tuple[list[tuple[str, Any]], dict[str, int]]:
-    """The prior's bank as (source, loader) chunks: unseen release images, then generated ones."""
-    size = int(cfg.bank_size or 0)
-    seen = np.unique(prep.trials["stim_id"].to_numpy())
-    unseen = np.setdiff1d(np.arange(len(prep.stimuli)), seen)[:size]
-    parts: list[tuple[str, Any]] = [
-        ("release", lambda ids=ids: prep.stimuli.images(ids))
-        for ids in (unseen[k : k + chunk] for k in range(0, len(unseen), chunk))
-    ]
-    n_generated = max(size - len(unseen), 0) if truth is not None else 0
-    parts += [
-        ("generated", lambda a=a: truth.novel_images(a, min(a + chunk, n_generated)))
-        for a in range(0, n_generated, chunk)
-    ]
-    if not parts:
-        raise ValueError(
-            f"the prior's bank is empty: every image of {prep.release_root} was shown to "
-            f"{cfg.subject}; pass bank_size=0 to caption without the prior"
-        )
-    return parts, {"release_unseen": len(unseen), "generated": n_generated}
-
-
 def _prior(
     cfg: CaptionStageConfig, prep: Any, decoder: Any, X_train: np.ndarray, targets: Any,
     train_ids: np.ndarray, truth: Any, tokens_of: Any,
@@ -344,10 +320,12 @@ def _prior(
     pred, true = out_of_fold_scores(decoder, X_train, targets, groups=train_ids,
                                     n_splits=cfg.n_splits, seed=cfg.seed)  # fmt: skip
     noise = fit_noise_model(pred, true)
-    parts, sources = _bank_images(cfg, prep, truth)
+    from neurodecode.stages._bank import bank_image_chunks
+
+    loaders, sources = bank_image_chunks(prep, truth, int(cfg.bank_size or 0), cfg.subject)
 
     def bank() -> Any:  # tokens chunk by chunk, as the posterior reads them: never held whole
-        return (tokens_of(load()).reshape(-1, decoder.n_outputs_) for _, load in parts)
+        return (tokens_of(load()).reshape(-1, decoder.n_outputs_) for load in loaders)
 
     info = {"noise_model": noise.as_dict(), "sources": sources, "n_splits": cfg.n_splits}
     return BankPosterior(decoder, noise, bank, cfg.prior_temperature), info

@@ -61,6 +61,14 @@ class ReconstructStageConfig(StageConfig):
         Voxels the latent decoder reads (atlas or label name; default: the prepared brain).
     embedding_roi : str or None
         Voxels the embedding decoder reads (atlas or label name; default: the prepared brain).
+    bank_size : int or None
+        Images in the bank of the natural-image prior over the latent (0: none; the ridge's
+        latent starts img2img; default: 10 per training stimulus, at most 20,000): the
+        release's images this subject never saw, then, on a synthetic release, generated ones.
+        The latent img2img starts from is their posterior mean given both decoders'
+        predictions, under the decoders' out-of-fold noise models.
+    prior_temperature : float
+        Divides the prior's log-likelihood (1: the posterior itself).
     embeddings : Path or None
         A feature file of predicted CLIP image embeddings of the repeat-averaged test stimuli
         (e.g. ``neurodecode contrastive``'s ``*_desc-contrastive_predictions.h5``) that
@@ -107,6 +115,8 @@ class ReconstructStageConfig(StageConfig):
     latent_roi: str | None = None
     embedding_roi: str | None = None
     embeddings: Path | None = None
+    bank_size: int | None = option(None, minimum=0)
+    prior_temperature: float = option(1.0, above=0)
     diffusion: str = "toy-diffusion"
     clip_model: str = "toy-clip"
     backbones: tuple[str, ...] = _BACKBONES

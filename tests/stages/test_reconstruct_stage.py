@@ -20,7 +20,7 @@ pytest.importorskip("diffusers")
 pytest.importorskip("skimage")
 
 SUBJECT = "subj01"
-METHODS = {"full", "latent", "embedding", "random_image", "mean_image"}
+METHODS = {"full", "latent", "latent_without_prior", "embedding", "random_image", "mean_image"}
 
 
 @pytest.fixture(scope="module")
