@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import Any
 
 from neurodecode.stages._contract import StageConfig, StageOutputs, StageSpec, option
 from neurodecode.stages.synth import PRESETS
@@ -42,6 +43,20 @@ class DemoConfig(StageConfig):
     dry_run: bool = False
 
 
+#: Workflow settings of the ``tiny`` preset's smoke run (its world has a few dozen images per
+#: split, so the decoding stages' science is not read from it): small priors, few steps.
+SMOKE_SIZES: dict[str, dict[str, Any]] = {
+    "reconstruct": {
+        "bank_size": 200,
+        "steps": 4,
+        "n_samples": 1,
+        "backbones": ["toy-clip"],
+        "n_bootstrap": 100,
+    },
+    "caption": {"bank_size": 200, "n_bootstrap": 100},
+}
+
+
 @dataclasses.dataclass(frozen=True)
 class DemoOutputs(StageOutputs):
     """The workflow's exit status and the subject reports."""
@@ -59,6 +74,10 @@ def write_demo_config(config: DemoConfig) -> Path:
 
     cfg = yaml.safe_load((WORKFLOW_DIR / "config" / "config.yaml").read_text(encoding="utf-8"))
     cfg["synth"] = {"preset": config.preset, "seed": cfg["seed"]}
+    if config.preset == "tiny":  # a smoke run: the decoding stages at smoke size too
+        for section, sizes in SMOKE_SIZES.items():
+            if section in cfg:
+                cfg[section] = {**(cfg[section] or {}), **sizes}
     path = config.out / "demo.yaml"
     with atomic_write(path, "w", encoding="utf-8") as fh:
         yaml.safe_dump(cfg, fh, sort_keys=False)

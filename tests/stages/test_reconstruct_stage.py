@@ -33,7 +33,7 @@ def result(tmp_path_factory):
     assert main(["prepare", "--dataset", "nsd", "--root", str(root), "--subject", SUBJECT,
                  "--out", str(cache), "--no-progress"]) == 0  # fmt: skip
     assert main(["reconstruct", "--subject", SUBJECT, "--cache", str(cache), "--out", str(out),
-                 "--steps", "6", "--n-bootstrap", "200",
+                 "--steps", "6", "--n-bootstrap", "200", "--bank-size", "200",
                  "--latent-roi", "prf-visualrois"]) == 0  # fmt: skip
     path = out / f"sub-{SUBJECT}_desc-recon_results.json"
     return {"path": path, "data": json.loads(path.read_text()), "cache": cache,

@@ -34,11 +34,11 @@ if "reconstruct" in config:
             grid=GRID,
             seed=SEED,
             options=flags(RECONSTRUCT_CONFIG, skip=("embeddings",)),
-            embeddings=lambda wc, input: (
+            options_embeddings=lambda wc, input: (
                 f"--embeddings {quoted(input.embeddings)}" if input.embeddings else ""
             ),
             device=device,
         shell:
             "neurodecode reconstruct --subject {wildcards.subject:q} --cache . --space {params.grid:q}"
-            " {params.options} {params.embeddings} --seed {params.seed} --device {params.device:q}"
+            " {params.options} {params.options_embeddings} --seed {params.seed} --device {params.device:q}"
             " --out sub-{wildcards.subject:q} > {log:q} 2>&1"
