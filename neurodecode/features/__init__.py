@@ -38,6 +38,7 @@ from neurodecode.features._flow import (
 from neurodecode.features._store import (
     ResumableFeatureWriter,
     feature_file_info,
+    iter_feature_blocks,
     read_features,
     write_features,
 )
@@ -64,6 +65,7 @@ __all__ = [
     "flow_frame_pairs",
     "flow_from_features",
     "get_extractor",
+    "iter_feature_blocks",
     "list_extractors",
     "read_features",
     "upsample_flow",

@@ -104,6 +104,7 @@ def extract_features(
     progress: bool = True,
     config: dict[str, Any] | None = None,
     partial: str | os.PathLike[str] | None = None,
+    chunk_rows: int | None = None,
 ) -> dict[str, Any]:
     """Extract features of ``stim_ids`` batch by batch into ``out``, resuming a partial run.
 
@@ -124,6 +125,8 @@ def extract_features(
         Extra settings recorded in the file's ``config`` attribute.
     partial : path-like, optional
         Where unfinished rows are kept (see :class:`ResumableFeatureWriter`).
+    chunk_rows : int, optional
+        HDF5 chunk of the feature rows (see :class:`ResumableFeatureWriter`).
 
     Returns
     -------
@@ -146,6 +149,7 @@ def extract_features(
         weights_sha256=extractor.weights_sha256,
         config={**extractor.config, "batch_size": batch_size, **(config or {})},
         partial=partial,
+        chunk_rows=chunk_rows,
     )
     with writer:
         todo = writer.todo

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,13 @@ import numpy as np
 
 from neurodecode._io import atomic_output_path
 
-__all__ = ["ResumableFeatureWriter", "feature_file_info", "read_features", "write_features"]
+__all__ = [
+    "ResumableFeatureWriter",
+    "feature_file_info",
+    "iter_feature_blocks",
+    "read_features",
+    "write_features",
+]
 
 _ATTRS = ("name", "model", "weights_sha256")
 
@@ -190,6 +196,9 @@ class ResumableFeatureWriter:
         Where the rows live until :meth:`finalize` (default ``<path stem>.partial.h5``); a
         stage writing ``path`` under a temporary name passes a stable name here, so that an
         interrupted run resumes.
+    chunk_rows : int, optional
+        Store ``/features`` in HDF5 chunks of this many rows (default: contiguous), so that a
+        file far larger than memory is read block by block (:func:`iter_feature_blocks`).
     """
 
     def __init__(
@@ -203,6 +212,7 @@ class ResumableFeatureWriter:
         weights_sha256: str = "",
         config: Mapping[str, Any] | None = None,
         partial: str | os.PathLike[str] | None = None,
+        chunk_rows: int | None = None,
     ) -> None:
         import h5py
 
@@ -222,7 +232,12 @@ class ResumableFeatureWriter:
         if not self.partial_path.exists():
             with atomic_output_path(self.partial_path) as tmp, h5py.File(tmp, "w") as fh:
                 fh.create_dataset("stim_ids", data=self.stim_ids)
-                fh.create_dataset("features", shape=(self.stim_ids.size, self.dim), dtype="f4")
+                chunks = None
+                if chunk_rows is not None and self.stim_ids.size and self.dim:
+                    chunks = (min(int(chunk_rows), self.stim_ids.size), self.dim)
+                fh.create_dataset(
+                    "features", shape=(self.stim_ids.size, self.dim), dtype="f4", chunks=chunks
+                )
                 fh.create_dataset("done", data=np.zeros(self.stim_ids.size, bool))
                 _set_attrs(fh, name, model, weights_sha256, config)
         self._fh = h5py.File(self.partial_path, "r+")
@@ -289,3 +304,31 @@ class ResumableFeatureWriter:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def iter_feature_blocks(
+    path: str | os.PathLike[str], block_rows: int | None = None
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Read a feature file block by block: ``(stim_ids, features)`` of at most ``block_rows``.
+
+    The default block is the file's HDF5 chunk (the whole file if it is contiguous), so only
+    one block is in memory at a time. A file that is not a feature file raises ``ValueError``
+    naming it.
+    """
+    import h5py
+
+    try:
+        fh = h5py.File(path, "r")
+    except OSError as exc:
+        raise ValueError(f"{path}: not a readable HDF5 feature file ({exc})") from exc
+    with fh:
+        if "features" not in fh or "stim_ids" not in fh:
+            raise ValueError(f"{path}: not a feature file (needs /stim_ids and /features)")
+        X, ids = fh["features"], fh["stim_ids"]
+        if X.ndim != 2 or ids.shape != (X.shape[0],):
+            raise ValueError(f"{path}: /features {X.shape} does not match /stim_ids {ids.shape}")
+        step = int(block_rows or (X.chunks[0] if X.chunks else max(X.shape[0], 1)))
+        if step < 1:
+            raise ValueError(f"block_rows must be >= 1; got {block_rows}")
+        for a in range(0, X.shape[0], step):
+            yield np.asarray(ids[a : a + step]), np.asarray(X[a : a + step], dtype=np.float32)

@@ -11,7 +11,13 @@ from neurodecode.synth._brain import SimulatedBrain
 from neurodecode.synth._captions import CATEGORIES, CATEGORY_WORDS, WORDS, named_attributes
 from neurodecode.synth._config import WorldConfig
 from neurodecode.synth._glyphs import BACKGROUND_RGB, COLOUR_RGB, COLOURS, SHAPES
-from neurodecode.synth._oracle import GroundTruth, ground_truth, is_synthetic_release, load_world
+from neurodecode.synth._oracle import (
+    GroundTruth,
+    generated_stimuli,
+    ground_truth,
+    is_synthetic_release,
+    load_world,
+)
 from neurodecode.synth._populations import POPULATION_FAMILIES, PopulationFamily
 from neurodecode.synth._stimuli import StimulusSet
 from neurodecode.synth._truth import (
@@ -42,6 +48,7 @@ __all__ = [
     "StimulusSet",
     "World",
     "WorldConfig",
+    "generated_stimuli",
     "ground_truth",
     "is_synthetic_release",
     "load_world",

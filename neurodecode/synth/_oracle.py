@@ -73,6 +73,20 @@ def load_world(root: str | os.PathLike[str]) -> Any:
     return make_world(world_config_from_record(read_json(path)))
 
 
+def generated_stimuli(world: Any, n: int) -> Any:
+    """The world's pool extended by ``n`` images that its generator makes and no subject sees.
+
+    Returns a :class:`~neurodecode.synth.StimulusSet` whose ids ``world.stimuli.n`` onwards
+    are the new images (drawn like the pool's, with their attributes and captions).
+    """
+    from neurodecode.synth._stimuli import StimulusSet
+
+    if n < 0:
+        raise ValueError(f"n must be >= 0; got {n}")
+    pool = world.stimuli
+    return StimulusSet(pool.n + int(n), pool.seed, pool.image_size)
+
+
 class GroundTruth:
     """One subject's truth on given voxel columns.
 
@@ -189,13 +203,10 @@ class GroundTruth:
         Rows ``start..stop-1`` of that endless sequence (ids ``n_stimuli + start`` onwards,
         drawn like the pool's), e.g. as a bank of natural images for a decoder's prior.
         """
-        from neurodecode.synth._stimuli import StimulusSet
-
         if not 0 <= start <= stop:
             raise ValueError(f"need 0 <= start <= stop; got {start}, {stop}")
-        pool = self.world.stimuli
-        beyond = StimulusSet(pool.n + stop, pool.seed, pool.image_size)
-        return beyond.images(np.arange(pool.n + start, pool.n + stop))
+        beyond = generated_stimuli(self.world, stop)
+        return beyond.images(np.arange(self.world.stimuli.n + start, beyond.n))
 
     @cached_property
     def held_out_ids(self) -> np.ndarray:
