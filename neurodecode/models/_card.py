@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["toy_clip_card", "toy_diffusion_card", "toy_git_card"]
+__all__ = ["toy_clip_card", "toy_clipcap_card", "toy_diffusion_card", "toy_git_card"]
 
 
 def _sampling(cfg: dict[str, Any]) -> str:
@@ -278,3 +278,97 @@ def toy_diffusion_card(report: dict[str, Any]) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _clipcap_command(cfg: dict[str, Any]) -> str:
+    cmd = (
+        f"neurodecode models train clipcap --out toy-clipcap --steps {cfg['steps']} "
+        f"--batch-size {cfg['batch_size']} --lr {cfg['lr']} --n-bank {cfg['n_bank']} "
+        f"--world-seed {cfg['world_seed']} --seed {cfg['seed']} --threads {cfg['threads']}"
+    )
+    if cfg.get("object_fraction") is not None:
+        cmd += f" --object-fraction {cfg['object_fraction']}"
+    return cmd
+
+
+def toy_clipcap_card(report: dict[str, Any]) -> str:
+    """Markdown model card of the toy CLIP-prefix captioner from its training report."""
+    from neurodecode.models._toy_clipcap import TOY_GPT2_ARCH
+    from neurodecode.synth import CATEGORIES, COLOURS, SHAPES
+
+    cfg, m = report["config"], report["metrics"]
+    single, blend, proj = m["single"], m["blend"], m["projection"]
+    g = TOY_GPT2_ARCH
+    lo, hi = cfg["train_offset"], cfg["train_offset"] + cfg["n_train"]
+    k, n_embd = cfg["prefix_length"], g["n_embd"]
+    noise = cfg["noise_fraction"] * (1 - cfg["blend_fraction"])
+    blend_row = (
+        f"| renormalised mean of {blend['blend_size']} embeddings of one category and colour | "
+        f"{blend['colour']:.3f} | {blend['category']:.3f} | {blend['n']} |"
+    )
+    return f"""# neurodecode toy ClipCap captioner
+
+A CLIP-prefix captioner in the manner of ClipCap (Mokady et al., 2021; MLP mapper): a
+two-layer MLP ({report["clip_dim"]} -> {cfg["hidden"]} -> {k} x {n_embd}, Tanh between) turns
+one `{cfg["clip_model"]}` image embedding (L2-normalised) into {k} prefix embeddings that a
+transformers `GPT2LMHeadModel` ({g["n_layer"]} layers, width {n_embd}, {g["n_head"]} heads)
+reads before the caption. Trained from scratch by `neurodecode models train clipcap` on
+toy-CLIP embeddings of synthetic stimuli. It is the captioner of BrainSCUBA's projected voxel
+embeddings on the synthetic world, a test instrument, not a general captioner.
+
+## Data
+Stimuli of `neurodecode.synth.StimulusSet` (generator seed {cfg["world_seed"]},
+{cfg["image_size"]}x{cfg["image_size"]} RGB): a bank of {cfg["n_bank"]} ids from [{lo}, {hi}),
+rendered and embedded once by `{cfg["clip_model"]}` (weights sha256
+`{report["clip_weights_sha256"][:16]}...`), each with its five reference captions. Evaluation
+ids 0..{cfg["n_eval"] - 1} were never trained on (they are the stimuli a world with this seed
+shows its subjects). Tokenizer: a word-level `PreTrainedTokenizerFast` of {report["vocab_size"]}
+entries (`<pad>`, `<bos>`, `<eos>`, `<unk>` and the caption words, lower case, punctuation
+apart); captions end with `<eos>`.
+
+## Training
+GPT-2's next-token loss over the caption (the prefix positions are not scored), AdamW (lr
+{cfg["lr"]}, betas 0.9/0.98, weight decay {cfg["weight_decay"]} of the matrices, token
+embeddings excepted), {cfg["warmup"]} warm-up steps then cosine decay, gradient norm clipped at
+1: {cfg["steps"]} steps of batch {cfg["batch_size"]}; seed {cfg["seed"]};
+{report["torch_threads"]} CPU thread(s); {report["prepare_seconds"]:.0f} s to render and embed
+the bank, {report["train_seconds"]:.0f} s in all. Final batch loss {report["final_loss"]}.
+
+BrainSCUBA captions softmax-weighted means of many bank embeddings, which are less peaked
+than one image's. So {cfg["blend_fraction"]:.0%} of each batch is the renormalised mean of
+{cfg["blend_min"]} to {cfg["blend_max"]} bank embeddings of one category and main colour (one
+of them the drawn stimulus, whose caption is the target), and {noise:.0%} is a single
+embedding plus Gaussian noise of norm about {cfg["noise_scale"]}, renormalised.
+
+{report["n_parameters"]} parameters, fp32 safetensors ({report.get("file_bytes", 0) / 1e6:.2f} MB
+for the folder). Deterministic given its settings (on the same thread count); reproduced by
+
+```
+{_clipcap_command(cfg)}
+```
+
+## Held-out metrics (greedy decoding)
+| input | colour named | category named | n |
+|---|---|---|---|
+| one image's embedding | {single["colour"]:.3f} | {single["category"]:.3f} | {single["n"]} |
+{blend_row}
+
+Shape named (object images, n = {single["n_objects"]}): {single["shape"]:.3f}. Chance: colour
+1/{len(COLOURS)}, category 1/{len(CATEGORIES)}, shape 1/{len(SHAPES)}. BrainSCUBA-style
+projections (softmax at temperature {proj["temperature"]:g} over the {single["n"]} held-out
+embeddings) of each category's mean direction name that category {proj["category"]:.3f}, of
+each colour's that colour {proj["colour"]:.3f}, of each category-and-colour's both
+{proj["both"]:.3f}. A caption names the first colour word and the first category word it
+contains (a shape word counts as the object category; `neurodecode.synth.named_attributes`).
+Captioning takes {1000 * m["seconds_per_caption"]:.2f} ms per embedding here (batches of 256).
+
+## Use
+```python
+from neurodecode.models import caption_embeddings, load_model
+
+loaded = load_model("toy-clipcap")  # loaded.model (ClipPrefixCaptioner), loaded.tokenizer
+# embeddings: (n, {report["clip_dim"]}) toy-CLIP image embeddings (or BrainSCUBA projections)
+captions = caption_embeddings(loaded.model, loaded.tokenizer, embeddings)
+```
+or `neurodecode.models.load_clipcap(<this folder>)`.
+"""

@@ -12,8 +12,10 @@ from typing import Any
 from neurodecode.models._registry import (
     ModelSpec,
     WeightsNotFoundError,
+    _hf_cache_dir,
     file_sha256,
     get_model_spec,
+    models_dir,
     resolve_weights,
 )
 
@@ -260,6 +262,53 @@ def _load_torchvision_backbone(spec: ModelSpec, device: str, root: Any) -> Loade
                        backbone.image_size, mean, std)  # fmt: skip
 
 
+#: Hugging Face repositories of GPT-2 small (ClipCap's decoder), looked for in the HF cache.
+_GPT2_REPOS = ("openai-community/gpt2", "gpt2")
+
+
+def _gpt2_folder(spec: ModelSpec, path: Path, root: Any) -> Path:
+    """GPT-2's config and tokenizer for a checkpoint: ``gpt2/`` beside it, in the model's local
+    folder, or a GPT-2 snapshot in the Hugging Face cache (never downloaded)."""
+    local = models_dir(root) / spec.name
+    for folder in (path / "gpt2", local / "gpt2"):
+        if (folder / "config.json").is_file():
+            return folder
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    for repo in _GPT2_REPOS:
+        try:
+            snap = Path(snapshot_download(repo, cache_dir=_hf_cache_dir(), local_files_only=True))
+        except (LocalEntryNotFoundError, FileNotFoundError, OSError):
+            continue
+        if (snap / "config.json").is_file():
+            return snap
+    raise WeightsNotFoundError(
+        f"{spec.name}: GPT-2's config and tokenizer are not on this machine. Put GPT-2 small's "
+        f"config.json and tokenizer files in {local / 'gpt2'}/ (`huggingface-cli download "
+        f"openai-community/gpt2 config.json vocab.json merges.txt tokenizer.json "
+        f"tokenizer_config.json --local-dir {local / 'gpt2'}`), or into the Hugging Face cache "
+        "($HF_HOME)."
+    )
+
+
+def _load_clipcap(spec: ModelSpec, device: str, root: Any) -> LoadedModel:
+    """A CLIP-prefix captioner: a saved folder (the toy one), or a published ClipCap checkpoint
+    (the entry's first file) with GPT-2's config and tokenizer."""
+    from neurodecode.models._clipcap_checkpoint import load_clipcap_checkpoint
+    from neurodecode.models._toy_clipcap import CLIPCAP_CONFIG, load_clipcap
+
+    path = resolve_weights(spec.name, root)
+    if (path / CLIPCAP_CONFIG).is_file():
+        model, tokenizer = load_clipcap(path, device)
+        return LoadedModel(spec.name, model, tokenizer, path, weights_checksum(path))
+    checkpoint = path / spec.files[0]
+    model, tokenizer = load_clipcap_checkpoint(
+        checkpoint, _gpt2_folder(spec, path, root), device=device
+    )
+    return LoadedModel(spec.name, model, tokenizer, path, weights_checksum(checkpoint))
+
+
 #: Library -> loader ``(spec, device, root) -> LoadedModel``; :func:`register_loader` adds one.
 _LOADERS: dict[str, Callable[[ModelSpec, str, Any], LoadedModel]] = {
     "open_clip": _load_open_clip,
@@ -269,6 +318,7 @@ _LOADERS: dict[str, Callable[[ModelSpec, str, Any], LoadedModel]] = {
     "transformers": _load_transformers,
     "torchvision": _load_torchvision,
     "torchvision_backbone": _load_torchvision_backbone,
+    "clipcap": _load_clipcap,
 }
 
 

@@ -44,7 +44,8 @@ class ModelSpec:
         Registry name (``"toy-clip"``, ``"ViT-B-32/openai"``, ``"stabilityai/sd-vae-ft-mse"``).
     library : str
         Loading library: ``"open_clip"``, ``"diffusers"``, ``"transformers"``,
-        ``"sentence_transformers"`` or ``"torch"`` (a key of the loader table).
+        ``"sentence_transformers"``, ``"torch"`` or ``"clipcap"`` (a CLIP-prefix captioner:
+        transformers' GPT-2 behind a mapper) (a key of the loader table).
     arch : str
         The library's architecture identifier (open_clip model name, diffusers or transformers
         class name, ...).
@@ -312,6 +313,16 @@ for _spec in (
               "toy GIT captioner trained on the synthetic world (shipped, 64x64)",
               files=("config.json", "model.safetensors", "processor_config.json",
                      "tokenizer.json", "training_report.json"), train="git"),
+    ModelSpec("toy-clipcap", "clipcap", "ClipPrefixCaptioner", "package:toy-clipcap",
+              "prefix-captioner", "toy ClipCap captioner (MLP prefix + GPT-2) of toy-CLIP image "
+              "embeddings, trained on the synthetic world (shipped)",
+              files=("clipcap_config.json", "mapper.safetensors", "gpt2/config.json",
+                     "gpt2/model.safetensors", "tokenizer.json", "training_report.json"),
+              train="clipcap"),
+    ModelSpec("clipcap-coco", "clipcap", "ClipPrefixCaptioner",
+              "hf:akhaliq/CLIP-prefix-captioning-COCO-weights", "prefix-captioner",
+              "ClipCap COCO (MLP mapper, GPT-2) of ViT-B/32 image embeddings",
+              files=("coco_weights.pt",)),
     ModelSpec("toy-diffusion", "diffusers", "ReconstructionPipeline", "package:toy-diffusion",
               "diffusion", "toy latent diffusion (VAE + UNet on toy-CLIP image embeddings), "
               "trained on the synthetic world (shipped, 64x64)",

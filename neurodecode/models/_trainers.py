@@ -132,3 +132,28 @@ register_trainer(
         "synthetic world",
     )
 )
+
+
+def _train_clipcap(config: Any, out: Path, device: str, log: Callable[[str], None]) -> dict:
+    from neurodecode.models._toy_clipcap_train import train_toy_clipcap
+
+    _, _, report = train_toy_clipcap(config, out=out, log=log, device=device)
+    return report
+
+
+def _clipcap_config() -> type:
+    from neurodecode.models._toy_clipcap_train import ToyClipCapTrainConfig
+
+    return ToyClipCapTrainConfig
+
+
+register_trainer(
+    ToyTrainer(
+        kind="clipcap",
+        model="toy-clipcap",
+        config=_clipcap_config(),
+        train=_train_clipcap,
+        description="train the toy ClipCap captioner (MLP prefix + transformers GPT-2) on "
+        "toy-CLIP embeddings of the synthetic world",
+    )
+)
