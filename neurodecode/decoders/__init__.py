@@ -36,6 +36,12 @@ _LAZY: dict[str, tuple[str, str]] = {
     "out_of_fold_scores": ("_bank_prior", "out_of_fold_scores"),
     "ReconstructionPipeline": ("_reconstruct", "ReconstructionPipeline"),
     "ReconstructionOutput": ("_reconstruct", "ReconstructionOutput"),
+    "BankProjection": ("_scuba", "BankProjection"),
+    "project_onto_bank": ("_scuba", "project_onto_bank"),
+    "voxel_directions": ("_scuba", "voxel_directions"),
+    "selectivity_naming": ("_scuba_eval", "selectivity_naming"),
+    "caption_words": ("_caption_words", "caption_words"),
+    "word_summary": ("_caption_words", "word_summary"),
 }
 
 __all__ = sorted(_LAZY)

@@ -25,6 +25,7 @@ STAGE_MODULES: tuple[str, ...] = (
     "motion",
     "caption",
     "reconstruct",
+    "scuba",
     "evaluate",
     "report",
     "run",

@@ -54,6 +54,7 @@ SMOKE_SIZES: dict[str, dict[str, Any]] = {
         "n_bootstrap": 100,
     },
     "caption": {"bank_size": 200, "n_bootstrap": 100},
+    "scuba": {"bank_size": 500, "n_bootstrap": 100},
 }
 
 

@@ -42,6 +42,12 @@ def world(tmp_path_factory):
     enc = base / "encode"
     assert main(["encode", "--subject", SUBJECT, "--cache", str(cache), "--features",
                  "synth-colour", "--out", str(enc), "--n-bootstrap", "20"]) == 0  # fmt: skip
+    assert main(["encode", "--subject", SUBJECT, "--cache", str(cache), "--features",
+                 "toy-clip", "--desc", "clipimage", "--out", str(enc), "--n-bootstrap",
+                 "20"]) == 0  # fmt: skip
+    bank = base / "bank" / "bank.h5"
+    assert main(["image-bank", "--world", str(root), "--size", "64", "--out", str(bank),
+                 "--no-progress"]) == 0  # fmt: skip
     grid = "func1pt8mm"
     score = enc / f"sub-{SUBJECT}_space-{grid}_desc-synthcolour_stat-r_statmap.nii.gz"
     from neurodecode.data import _nsd_layout as nsd
@@ -55,7 +61,8 @@ def world(tmp_path_factory):
     from synth._video_tree import bold_moments_tree  # the video world (motion)
 
     return {"root": root, "cache": cache, "score": score, "atlas": atlas, "ctab": ctab,
-            "table": table, "features": cache / f"sub-{SUBJECT}" / "features",
+            "table": table, "features": cache / f"sub-{SUBJECT}" / "features", "bank": bank,
+            "clip_encoder": enc / f"sub-{SUBJECT}_desc-clipimage_model",
             "video": bold_moments_tree(tmp_path_factory)}  # fmt: skip
 
 
