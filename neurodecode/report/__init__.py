@@ -12,6 +12,7 @@ from neurodecode.report import (  # noqa: F401  (register sections)
     _motion,
     _reconstruct,
     _retrieval,
+    _scuba,
 )
 from neurodecode.report._encoding import best_feature_spaces
 from neurodecode.report._page import provenance_section, render_page

@@ -36,7 +36,7 @@ def _to_png(fig, dpi: int = 110) -> bytes:
 
 
 def score_map_png(
-    score_map: str | os.PathLike[str],
+    score_map: str | os.PathLike[str] | Any,
     background: str | os.PathLike[str] | None,
     *,
     title: str,
@@ -48,7 +48,7 @@ def score_map_png(
 
     Parameters
     ----------
-    score_map : path-like
+    score_map : path-like or nibabel.Nifti1Image
         NIfTI image of per-voxel scores on the subject's functional grid.
     background : path-like or None
         Anatomical underlay on the same grid (the release's ``mean`` or ``brainmask`` image).
@@ -73,7 +73,7 @@ def score_map_png(
     import numpy as np
     from nilearn import plotting
 
-    img = nib.load(os.fspath(score_map))
+    img = score_map if isinstance(score_map, nib.Nifti1Image) else nib.load(os.fspath(score_map))
     data = np.asarray(img.dataobj, dtype=np.float32)
     finite = data[np.isfinite(data) & (data != 0)]
     if vmax is None:
