@@ -58,6 +58,7 @@ def test_injection_is_harmless_even_when_the_schema_is_bypassed(tmp_path, capfd)
     root = pristine("nsd", tmp_path / "r")
     cfg = yaml.safe_load(_config(tmp_path, root).read_text())
     cfg["feature_spaces"] = [{"name": "x", "extractor": INJECTION}]
+    cfg["scuba"] = {**cfg.get("scuba", {}), "features": "x"}  # its bank embeds with INJECTION
     path = tmp_path / "bypass.yaml"
     path.write_text(yaml.safe_dump(cfg))
     out = tmp_path / "out"
