@@ -88,7 +88,7 @@ def floor_seconds(D: np.ndarray, n: int, voxel_batch: int, bank_block: int) -> f
 
 
 #: Blockings tried for the floor (voxels x bank rows); the fastest is the floor.
-FLOOR_BLOCKS = ((1024, 4096), (512, 2048), (2048, 8192), (4096, 16384), (16384, 16384))
+FLOOR_BLOCKS = ((1024, 4096), (4096, 16384), (16384, 16384))
 
 
 def projection_seconds(D: np.ndarray, path: Path, voxel_batch: int) -> tuple[float, int]:

@@ -104,9 +104,9 @@ def build_bank(cfg: Any, outputs: Any) -> Any:
 
 
 # --------------------------------------------------------------------------- the captions
-def _bank_infos(cfg: Any, dim: int, feature_spaces: list[str]) -> list[dict[str, Any]]:
+def _bank_infos(cfg: Any, dim: int, models: list[str]) -> list[dict[str, Any]]:
+    """The banks' feature-file attributes, checked against the encoder's width and models."""
     from neurodecode.features import feature_file_info
-    from neurodecode.stages.features import desc_label
 
     infos = []
     for path in cfg.bank:
@@ -119,16 +119,15 @@ def _bank_infos(cfg: Any, dim: int, feature_spaces: list[str]) -> list[dict[str,
         if info["dim"] != dim:
             raise ValueError(f"{path}: bank embeddings have {info['dim']} dims; the encoder "
                              f"{cfg.encoder} reads {dim}")  # fmt: skip
-        if feature_spaces and desc_label(str(info["name"])) not in feature_spaces:
+        if models and str(info["model"]) not in models:
             raise ValueError(f"{path}: bank embedded by {info['model']}, but the encoder "
-                             f"{cfg.encoder} was fitted on "
-                             f"{', '.join(feature_spaces)}")  # fmt: skip
+                             f"{cfg.encoder} was fitted on features of "
+                             f"{', '.join(models)}")  # fmt: skip
         infos.append(info)
     return infos
 
 
 def _load_encoder(cfg: Any, n_voxels: int) -> tuple[np.ndarray, list[str]]:
-    from neurodecode._io import read_json
     from neurodecode._provenance import sidecar_path
     from neurodecode.encoders import RidgeEncoder
 
@@ -143,9 +142,27 @@ def _load_encoder(cfg: Any, n_voxels: int) -> tuple[np.ndarray, list[str]]:
     if coef.ndim != 2 or coef.shape[1] != n_voxels:
         raise ValueError(f"{folder}: the encoder predicts {coef.shape[-1]} voxels; the prepared "
                          f"cache has {n_voxels}")  # fmt: skip
-    side = sidecar_path(folder)
-    spaces = list(read_json(side).get("feature_spaces", [])) if side.is_file() else []
-    return coef, spaces
+    return coef, _encoder_models(sidecar_path(folder))
+
+
+def _encoder_models(side: Path) -> list[str]:
+    """Models of the feature files the encoder was fitted on, as far as they can be read.
+
+    The encode sidecar lists the files as that run named them (relative to its working
+    folder); files no longer found are skipped, and with none found nothing is checked.
+    """
+    from neurodecode._io import read_json
+    from neurodecode.features import feature_file_info
+
+    if not side.is_file():
+        return []
+    models = []
+    for name in read_json(side).get("feature_files", []):
+        try:
+            models.append(str(feature_file_info(name)["model"]))
+        except (OSError, KeyError, ValueError):
+            continue
+    return models
 
 
 def _blocks(paths: tuple[Path, ...]) -> Iterator[np.ndarray]:
@@ -186,8 +203,8 @@ def caption_voxels(cfg: Any, outputs_in: Callable[[str], Any]) -> Any:
 
     prep = load_prepared(cfg.cache, cfg.subject, cfg.space)
     outputs = outputs_in(prep.space)
-    coef, spaces = _load_encoder(cfg, prep.n_voxels)
-    infos = _bank_infos(cfg, coef.shape[0], spaces)
+    coef, models = _load_encoder(cfg, prep.n_voxels)
+    infos = _bank_infos(cfg, coef.shape[0], models)
     inputs = [prep.paths.sidecar, Path(cfg.encoder), *cfg.bank]
     with StageRun("scuba", cfg, outputs.files(), inputs, seed=cfg.seed, device=cfg.device,
                   split_hash=prep.split_hash) as job:  # fmt: skip

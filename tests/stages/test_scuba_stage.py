@@ -173,6 +173,18 @@ def test_a_bank_of_another_width_is_refused(world, tmp_path, capsys):
     assert not (tmp_path / "o").exists() or not any((tmp_path / "o").iterdir())
 
 
+def test_a_bank_of_another_model_is_refused(world, tmp_path, capsys):
+    from neurodecode.features import write_features
+
+    other = tmp_path / "other.h5"
+    write_features(other, np.arange(5), np.ones((5, 128)), name="other", model="other-clip")
+    code = main(["scuba", "--subject", SUBJECT, "--cache", str(world["cache"]), "--encoder",
+                 str(world["encoder"]), "--bank", str(other),
+                 "--out", str(tmp_path / "o")])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == EXIT_BAD_INPUT and "other-clip" in err and "toy-clip" in err
+
+
 def test_a_missing_encoder_is_refused(world, tmp_path, capsys):
     code = main(["scuba", "--subject", SUBJECT, "--cache", str(world["cache"]), "--encoder",
                  str(tmp_path / "none"), "--bank", str(world["bank"]),
