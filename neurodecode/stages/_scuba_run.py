@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -189,10 +188,6 @@ def _voxel_labels(prep: Any) -> tuple[list[str], list[str]]:
     return label, atlas
 
 
-def _contains(captions: list[str], word: str) -> np.ndarray:
-    return np.array([word in re.findall(r"[a-z]+", c.lower()) for c in captions], dtype=np.uint8)
-
-
 def caption_voxels(cfg: Any, outputs_in: Callable[[str], Any]) -> Any:
     """The ``scuba`` stage: project, caption, tag and summarise every voxel.
 
@@ -231,7 +226,7 @@ def caption_voxels(cfg: Any, outputs_in: Callable[[str], Any]) -> Any:
 def _compute(cfg: Any, prep: Any, coef: np.ndarray, infos: list[dict]) -> tuple[Any, ...]:
     import pandas as pd
 
-    from neurodecode.decoders._caption_words import caption_words, word_summary
+    from neurodecode.decoders._caption_words import caption_words, word_sets, word_summary
     from neurodecode.decoders._scuba import project_onto_bank, voxel_directions
     from neurodecode.models import load_model
     from neurodecode.models._toy_clipcap import caption_embeddings
@@ -283,8 +278,10 @@ def _compute(cfg: Any, prep: Any, coef: np.ndarray, infos: list[dict]) -> tuple[
     words = pd.DataFrame(word_summary(groups, tagged, top=cfg.n_top_words))
     if words.empty:
         words = pd.DataFrame(columns=["group", "n", "pos", "rank", "word", "count", "share"])
-    maps = np.stack([_contains(captions, w) for w in cfg.map_words], axis=1) if cfg.map_words \
-        else np.zeros((prep.n_voxels, 0), np.uint8)  # fmt: skip
+    said = word_sets(captions)  # each caption read once, for every mapped word
+    maps = np.array([[w in s for w in cfg.map_words] for s in said], dtype=np.uint8).reshape(
+        prep.n_voxels, len(cfg.map_words)
+    )
     timings["words"] = time.perf_counter() - t
 
     result: dict[str, Any] = {
