@@ -130,9 +130,9 @@ def reconstruct_and_score(
         "n_samples": cfg.n_samples,
         "bf16": cfg.bf16,
     }
-    from neurodecode.stages.caption import _truth
+    from neurodecode.synth import prepared_truth
 
-    truth = _truth(prep, cfg.subject)
+    truth = prepared_truth(prep, cfg.subject)
     t = time.perf_counter()
     prior_latents, prior_info = _prior_latents(
         cfg, prep, truth, decoders, X_train, train_ids, lat_train, emb_train, X_test, parts, clip

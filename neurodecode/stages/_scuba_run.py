@@ -300,20 +300,14 @@ def _compute(cfg: Any, prep: Any, coef: np.ndarray, infos: list[dict]) -> tuple[
                       for k, w in enumerate(cfg.map_words)],
         "summary": words.to_dict(orient="records"),
     }  # fmt: skip
-    truth = _truth(prep, cfg.subject)
+    from neurodecode.synth import prepared_truth
+
+    truth = prepared_truth(prep, cfg.subject)
     result["examples"] = _examples(cfg, prep, truth)
     if truth is not None:
         result["truth_check"] = _check(cfg, prep, truth, captions, variants)
     result["timings_seconds"] = {k: round(v, 2) for k, v in timings.items()}
     return result, table, words, maps
-
-
-def _truth(prep: Any, subject: str) -> Any:
-    from neurodecode.synth import ground_truth, is_synthetic_release
-
-    if not is_synthetic_release(prep.release_root):
-        return None
-    return ground_truth(prep.release_root, subject, prep.ijk, prep.shape)
 
 
 def _category_atlases(prep: Any) -> dict[str, np.ndarray]:

@@ -236,7 +236,9 @@ def _decode_and_score(cfg: CaptionStageConfig, prep: Any) -> tuple[dict[str, Any
     decoder.fit(X_train, targets, groups=train_ids)
     timings["fit_decoder"] = time.perf_counter() - t
 
-    truth = _truth(prep, cfg.subject)
+    from neurodecode.synth import prepared_truth
+
+    truth = prepared_truth(prep, cfg.subject)
     prior, prior_info = None, None
     if cfg.bank_size is None:
         from neurodecode.stages._bank import default_bank_size
@@ -363,14 +365,6 @@ def _metrics(
     text = [m for m in cfg.metrics if m not in _EMBEDDING_METRICS]
     return score_captions(brain, seen, refs, embedders, metrics=text,
                           n_bootstrap=cfg.n_bootstrap, seed=cfg.seed)  # fmt: skip
-
-
-def _truth(prep: Any, subject: str) -> Any:
-    from neurodecode.synth import ground_truth, is_synthetic_release
-
-    if not is_synthetic_release(prep.release_root):
-        return None
-    return ground_truth(prep.release_root, subject, prep.ijk, prep.shape)
 
 
 STAGES = (

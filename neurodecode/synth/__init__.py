@@ -17,6 +17,7 @@ from neurodecode.synth._oracle import (
     ground_truth,
     is_synthetic_release,
     load_world,
+    prepared_truth,
 )
 from neurodecode.synth._populations import POPULATION_FAMILIES, PopulationFamily
 from neurodecode.synth._stimuli import StimulusSet
@@ -54,5 +55,6 @@ __all__ = [
     "load_world",
     "make_world",
     "named_attributes",
+    "prepared_truth",
     "truth_features",
 ]

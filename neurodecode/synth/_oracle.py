@@ -215,6 +215,17 @@ class GroundTruth:
         return np.setdiff1d(np.arange(self.world.n_stimuli), seen)
 
 
+def prepared_truth(prep: Any, subject: str) -> GroundTruth | None:
+    """The truth of a prepared subject's columns, or None when its release is not synthetic.
+
+    ``prep`` is a :class:`~neurodecode.data.PreparedSubject` (its ``release_root``, ``ijk``
+    and ``shape`` are read).
+    """
+    if not is_synthetic_release(prep.release_root):
+        return None
+    return ground_truth(prep.release_root, subject, prep.ijk, prep.shape)
+
+
 def ground_truth(
     root: str | os.PathLike[str],
     subject: str,
