@@ -48,10 +48,10 @@ from neurodecode.models._toy_clip_train import (
     zero_shot_attributes,
     zero_shot_prompts,
 )
+from neurodecode.models._toy_clipcap_eval import evaluate_clipcap
 from neurodecode.models._toy_clipcap_train import (
     ToyClipCapTrainConfig,
     embed_images,
-    evaluate_clipcap,
     train_toy_clipcap,
 )
 from neurodecode.models._toy_diffusion import (

@@ -291,6 +291,22 @@ def _clipcap_command(cfg: dict[str, Any]) -> str:
     return cmd
 
 
+def _caption_choice_text(cfg: dict[str, Any]) -> str:
+    if cfg.get("caption_choice", "any") == "names_background":
+        return ("The target caption is drawn from the stimulus's reference captions that name "
+                "its background colour (all five for place scenes, which have none), so that "
+                "a voxel tuned to a background colour can be named.")  # fmt: skip
+    return "The target caption is any of the stimulus's five reference captions."
+
+
+def _background_text(single: dict[str, Any]) -> str:
+    bg = single.get("background")
+    if not bg:
+        return ""
+    return (f"Background colour named (images with one, n = {bg['n']}): {bg['rate']:.3f}"
+            " (chance 1/5).")  # fmt: skip
+
+
 def toy_clipcap_card(report: dict[str, Any]) -> str:
     """Markdown model card of the toy CLIP-prefix captioner from its training report."""
     from neurodecode.models._toy_clipcap import TOY_GPT2_ARCH
@@ -336,9 +352,10 @@ the bank, {report["train_seconds"]:.0f} s in all. Final batch loss {report["fina
 
 BrainSCUBA captions softmax-weighted means of many bank embeddings, which are less peaked
 than one image's. So {cfg["blend_fraction"]:.0%} of each batch is the renormalised mean of
-{cfg["blend_min"]} to {cfg["blend_max"]} bank embeddings of one category and main colour (one
-of them the drawn stimulus, whose caption is the target), and {noise:.0%} is a single
-embedding plus Gaussian noise of norm about {cfg["noise_scale"]}, renormalised.
+{cfg["blend_min"]} to {cfg["blend_max"]} bank embeddings of one category, main colour and
+background colour (one of them the drawn stimulus, whose caption is the target), and
+{noise:.0%} is a single embedding plus Gaussian noise of norm about {cfg["noise_scale"]},
+renormalised. {_caption_choice_text(cfg)}
 
 {report["n_parameters"]} parameters, fp32 safetensors ({report.get("file_bytes", 0) / 1e6:.2f} MB
 for the folder). Deterministic given its settings (on the same thread count); reproduced by
@@ -353,7 +370,8 @@ for the folder). Deterministic given its settings (on the same thread count); re
 | one image's embedding | {single["colour"]:.3f} | {single["category"]:.3f} | {single["n"]} |
 {blend_row}
 
-Shape named (object images, n = {single["n_objects"]}): {single["shape"]:.3f}. Chance: colour
+Shape named (object images, n = {single["n_objects"]}): {single["shape"]:.3f}.
+{_background_text(single)} Chance: colour
 1/{len(COLOURS)}, category 1/{len(CATEGORIES)}, shape 1/{len(SHAPES)}. BrainSCUBA-style
 projections (softmax at temperature {proj["temperature"]:g} over the {single["n"]} held-out
 embeddings) of each category's mean direction name that category {proj["category"]:.3f}, of

@@ -28,13 +28,17 @@ from typing import Any
 import numpy as np
 
 from neurodecode.models._toy_clip_train import _draw_ids, images_to_tensor
+from neurodecode.models._toy_clipcap_eval import (
+    _background_colour,
+    _groups,
+    _unit,
+    _words,
+    evaluate_clipcap,
+)
 from neurodecode.models._toy_git import vocab_texts
-from neurodecode.models._toy_git_train import caption_accuracy
+from neurodecode.synth._captions import N_CAPTIONS
 
-__all__ = ["ToyClipCapTrainConfig", "embed_images", "evaluate_clipcap", "train_toy_clipcap"]
-
-#: BrainSCUBA's softmax temperature, used by the projection read-out.
-_PROJECTION_TEMPERATURE = 150.0
+__all__ = ["ToyClipCapTrainConfig", "embed_images", "train_toy_clipcap"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -83,6 +87,12 @@ class ToyClipCapTrainConfig:
         Share of each batch (of the single embeddings) given Gaussian noise.
     noise_scale : float
         Norm of that noise relative to the unit embedding.
+    caption_choice : {"names_background", "any"}
+        Target caption of a training stimulus: one of its captions that names its background
+        colour, where one does (``"names_background"``; place scenes have none), or any of
+        them. Without it the captioner learns the templates' mix and, decoding greedily,
+        mostly leaves the background out, so a voxel tuned to a background colour cannot be
+        named.
     n_eval : int
         Held-out ids 0..n_eval-1 for the metrics.
     eval_blend_size : int
@@ -117,6 +127,7 @@ class ToyClipCapTrainConfig:
     blend_max: int = 32
     noise_fraction: float = 0.2
     noise_scale: float = 0.3
+    caption_choice: str = "names_background"
     n_eval: int = 1000
     eval_blend_size: int = 16
     n_eval_blends: int = 500
@@ -133,6 +144,9 @@ class ToyClipCapTrainConfig:
         if not 1 <= self.blend_min <= self.blend_max:
             raise ValueError(f"need 1 <= blend_min <= blend_max; got {self.blend_min}, "
                              f"{self.blend_max}")  # fmt: skip
+        if self.caption_choice not in ("names_background", "any"):
+            raise ValueError(f"caption_choice must be 'names_background' or 'any', got "
+                             f"{self.caption_choice!r}")  # fmt: skip
         if self.n_bank < 1 or self.n_eval < 1 or self.eval_blend_size < 1:
             raise ValueError("n_bank, n_eval and eval_blend_size must be >= 1")
 
@@ -164,20 +178,9 @@ def _embed_ids(stimuli: Any, ids: np.ndarray, loaded: Any, device: str) -> np.nd
     return np.concatenate(chunks).astype(np.float32)
 
 
-def _group_key(attrs: dict[str, Any]) -> tuple[str, str]:
-    return attrs["category"], attrs["main_colour"]
-
-
-def _groups(attributes: Sequence[dict[str, Any]]) -> tuple[np.ndarray, list[np.ndarray]]:
-    """Group of each stimulus (same category and main colour) and the members of each group."""
-    keys = sorted({_group_key(a) for a in attributes})
-    index = {k: g for g, k in enumerate(keys)}
-    group = np.array([index[_group_key(a)] for a in attributes], dtype=np.int64)
-    return group, [np.flatnonzero(group == g) for g in range(len(keys))]
-
-
-def _unit(x: np.ndarray) -> np.ndarray:
-    return x / np.linalg.norm(x, axis=-1, keepdims=True)
+def _blend_key(attrs: dict[str, Any]) -> tuple[str, str, str]:
+    """A training blend's members share category, main colour and background colour."""
+    return attrs["category"], attrs["main_colour"], str(attrs["background"].get("colour", ""))
 
 
 def _training_inputs(
@@ -205,120 +208,21 @@ def _training_inputs(
     return x.astype(np.float32)
 
 
-def _projections(emb: np.ndarray, attributes: Sequence[dict[str, Any]]) -> list[tuple]:
-    """(label, key, projection) of each category, colour and category-and-colour direction."""
-    out = []
-    for key in ("category", "main_colour", "both"):
-        labels = sorted({_group_key(a) if key == "both" else a[key] for a in attributes})
-        for label in labels:
-            rows = [k for k, a in enumerate(attributes)
-                    if (_group_key(a) if key == "both" else a[key]) == label]  # fmt: skip
-            direction = _unit(emb[rows].mean(0))
-            logits = _PROJECTION_TEMPERATURE * (emb @ direction)
-            w = np.exp(logits - logits.max())
-            out.append((label, key, _unit((w / w.sum()) @ emb)))
-    return out
-
-
-def _named(captions: Sequence[str], attributes: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """:func:`caption_accuracy` without the shape (a blend's members differ in shape)."""
-    m = caption_accuracy(captions, attributes)
-    return {k: m[k] for k in ("colour", "category", "named_nothing", "n")}
-
-
-def evaluate_clipcap(
-    model: Any,
-    tokenizer: Any,
-    embeddings: np.ndarray,
-    attributes: Sequence[dict[str, Any]],
-    *,
-    blend_size: int = 16,
-    n_blends: int = 500,
-    seed: int = 0,
-    **caption: Any,
-) -> dict[str, Any]:
-    """How often a captioner names the colour and category of held-out embeddings.
-
-    Parameters
-    ----------
-    model, tokenizer
-        A CLIP-prefix captioner and its tokenizer.
-    embeddings : ndarray of shape (n, d)
-        CLIP image embeddings of held-out stimuli.
-    attributes : sequence of dict
-        Their descriptions (``StimulusSet.attributes``).
-    blend_size : int
-        Embeddings of one category and colour averaged (and renormalised) per blend.
-    n_blends : int
-        Blends, each around a random stimulus of a group with at least ``blend_size`` members.
-    seed : int
-        Seeds the choice of blends.
-    **caption
-        Passed to :func:`caption_embeddings` (``num_beams=``...).
-
-    Returns
-    -------
-    dict
-        ``single`` (:func:`caption_accuracy` of one caption per embedding, with ``shape``),
-        ``blend`` (colour and category of the blends), ``projection`` (category named for
-        each category direction, colour for each colour direction, both for each
-        category-and-colour direction, projected onto the pool at temperature 150),
-        ``seconds_per_caption`` and ``examples``.
-    """
-    from neurodecode.models._toy_clipcap import caption_embeddings
-
-    attributes = list(attributes)
-    t0 = time.perf_counter()
-    single = caption_embeddings(model, tokenizer, embeddings, **caption)
-    seconds = (time.perf_counter() - t0) / len(single)
-    metrics: dict[str, Any] = {"single": caption_accuracy(single, attributes)}
-    group, members = _groups(attributes)
-    eligible = np.flatnonzero([len(members[g]) >= blend_size for g in group])
-    blend: dict[str, Any] = {"colour": float("nan"), "category": float("nan"), "n": 0}
-    if len(eligible) and n_blends:
-        rng = np.random.default_rng(seed)
-        anchors = rng.choice(eligible, size=n_blends)
-        x = np.stack([_unit(embeddings[rng.choice(members[group[a]], blend_size,
-                                                  replace=False)].mean(0))
-                      for a in anchors])  # fmt: skip
-        texts = caption_embeddings(model, tokenizer, x, **caption)
-        blend = _named(texts, [attributes[a] for a in anchors])
-        blend["examples"] = [{"category": attributes[a]["category"],
-                              "colour": attributes[a]["main_colour"], "caption": c}
-                             for a, c in zip(anchors[:5], texts[:5], strict=False)]  # fmt: skip
-    blend["blend_size"] = blend_size
-    metrics["blend"] = blend
-    proj = _projections(embeddings, attributes)
-    texts = caption_embeddings(model, tokenizer, np.stack([p[2] for p in proj]), **caption)
-    named = [_named([t], [_truth(p[0], p[1])]) for p, t in zip(proj, texts, strict=True)]
-    keys = [p[1] for p in proj]
-    metrics["projection"] = {
-        "category": _mean([n["category"] for n, k in zip(named, keys, strict=True)
-                           if k == "category"]),
-        "colour": _mean([n["colour"] for n, k in zip(named, keys, strict=True)
-                         if k == "main_colour"]),
-        "both": _mean([n["colour"] * n["category"] for n, k in zip(named, keys, strict=True)
-                       if k == "both"]),
-        "temperature": _PROJECTION_TEMPERATURE,
-        "captions": {label: t for (label, key, _), t in zip(proj, texts, strict=True)
-                     if key != "both"},
-    }  # fmt: skip
-    metrics["seconds_per_caption"] = seconds
-    metrics["examples"] = [{"index": k, "caption": c} for k, c in enumerate(single[:5])]
-    return metrics
-
-
-def _truth(label: Any, key: str) -> dict[str, Any]:
-    """A description naming only what a projection's direction stands for."""
-    if key == "both":
-        return {"category": label[0], "main_colour": label[1], "objects": [{"shape": None}]}
-    return {"category": label if key == "category" else None,
-            "main_colour": label if key == "main_colour" else None,
-            "objects": [{"shape": None}]}  # fmt: skip
-
-
-def _mean(values: Sequence[float]) -> float:
-    return float(np.mean(values)) if len(values) else float("nan")
+def _target_captions(
+    captions: Sequence[str], attributes: Sequence[dict[str, Any]], choice: str
+) -> np.ndarray:
+    """``(n, N_CAPTIONS)`` bool: the captions a stimulus may be trained on (see the config)."""
+    ok = np.ones((len(attributes), N_CAPTIONS), dtype=bool)
+    if choice == "any":
+        return ok
+    for i, a in enumerate(attributes):
+        bg = _background_colour(a)
+        if not bg:
+            continue
+        names = [bg in _words(c) for c in captions[i * N_CAPTIONS : (i + 1) * N_CAPTIONS]]
+        if any(names):
+            ok[i] = names
+    return ok
 
 
 def _lr_at(step: int, cfg: ToyClipCapTrainConfig) -> float:
@@ -387,7 +291,8 @@ def train_toy_clipcap(
     emb = _embed_ids(stimuli, bank_ids, clip, device)
     attrs = [stimuli.attributes(int(i)) for i in bank_ids]
     captions = [c for i in bank_ids for c in stimuli.captions(int(i))]
-    group, members = _groups(attrs)
+    eligible = _target_captions(captions, attrs, config.caption_choice)
+    group, members = _groups(attrs, _blend_key)
     tokenizer = build_word_tokenizer(vocab_texts(stimuli, bank_ids[:4000]))
     tokens, mask = caption_tokens(tokenizer, captions)
     eval_ids = np.arange(config.n_eval)
@@ -409,7 +314,8 @@ def train_toy_clipcap(
         for g in opt.param_groups:
             g["lr"] = _lr_at(step, config)
         anchors = rng.integers(0, len(bank_ids), config.batch_size)
-        rows = torch.from_numpy(anchors * 5 + rng.integers(0, 5, config.batch_size))
+        pick = np.argmax(rng.random((config.batch_size, N_CAPTIONS)) * eligible[anchors], 1)
+        rows = torch.from_numpy(anchors * N_CAPTIONS + pick)
         width = int(mask[rows].sum(1).max())
         ids, m = tokens[rows, :width], mask[rows, :width]
         x = torch.from_numpy(_training_inputs(rng, anchors, emb, group, members, config))

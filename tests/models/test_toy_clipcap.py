@@ -14,6 +14,7 @@ pytest.importorskip("transformers")
 from neurodecode.models import (  # noqa: E402
     ClipCapConfig,
     ClipPrefixCaptioner,
+    ToyClipCapTrainConfig,
     WeightsNotFoundError,
     build_clipcap,
     build_word_tokenizer,
@@ -22,6 +23,7 @@ from neurodecode.models import (  # noqa: E402
     load_model,
     save_clipcap,
 )
+from neurodecode.models._toy_clipcap_eval import background_named  # noqa: E402
 from neurodecode.synth import StimulusSet  # noqa: E402
 
 _TEXTS = ["A red star on a grey background.", 'The word "cat" written in blue letters.',
@@ -173,6 +175,26 @@ def test_a_short_training_run_is_deterministic_and_saves_its_card(tmp_path):
         ToyClipCapTrainConfig(blend_fraction=2.0)
 
 
+def test_training_targets_are_the_captions_naming_the_background():
+    from neurodecode.models._toy_clipcap_train import _target_captions
+    from neurodecode.synth._captions import N_CAPTIONS
+
+    stimuli = StimulusSet(400, 0, 64)
+    attrs = [stimuli.attributes(i) for i in range(400)]
+    captions = [c for i in range(400) for c in stimuli.captions(i)]
+    ok = _target_captions(captions, attrs, "names_background")
+    assert ok.shape == (400, N_CAPTIONS) and ok.any(axis=1).all()
+    for i, a in enumerate(attrs):
+        bg = a["background"].get("colour", "")
+        for k in range(N_CAPTIONS):
+            caption = captions[i * N_CAPTIONS + k]
+            assert ok[i, k] == (bg in caption.lower() if bg else True), (caption, bg)
+    assert not ok.all()  # some templates leave the background out
+    assert _target_captions(captions, attrs, "any").all()
+    with pytest.raises(ValueError, match="caption_choice"):
+        ToyClipCapTrainConfig(caption_choice="first")
+
+
 def test_the_shipped_toy_clipcap_names_colour_and_category_of_held_out_images():
     from neurodecode.models import embed_images, load_clip, resolve_weights
     from neurodecode.models._toy_git_train import caption_accuracy
@@ -183,6 +205,9 @@ def test_the_shipped_toy_clipcap_names_colour_and_category_of_held_out_images():
         m = report["metrics"][read]
         assert m["colour"] >= 0.95 and m["category"] >= 0.95, (read, m)
     assert report["metrics"]["blend"]["blend_size"] == 16
+    background = report["metrics"]["single"]["background"]
+    assert background["n"] >= 500 and background["rate"] >= 0.9, background
+    assert report["config"]["caption_choice"] == "names_background"
     assert sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) < 5e6
     loaded = load_model("toy-clipcap")
     assert isinstance(loaded.model, ClipPrefixCaptioner) and loaded.path == folder
@@ -192,6 +217,8 @@ def test_the_shipped_toy_clipcap_names_colour_and_category_of_held_out_images():
     captions = caption_embeddings(loaded.model, loaded.tokenizer, emb)
     m = caption_accuracy(captions, [stimuli.attributes(i) for i in ids])
     assert m["colour"] >= 0.9 and m["category"] >= 0.9, (m, captions[:5])
+    bg = background_named(captions, [stimuli.attributes(i) for i in ids])
+    assert bg["n"] >= 20 and bg["rate"] >= 0.9, (bg, captions[:5])
     # a blend of same-colour, same-category images reads as that colour and category
     faces = [i for i in range(200) if stimuli.category(i) == "face"
              and stimuli.attributes(i)["main_colour"] == "red"]  # fmt: skip
