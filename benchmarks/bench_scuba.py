@@ -12,7 +12,9 @@ reads one; the voxel directions are ``--voxels`` random unit vectors.
   file, reading included; ``ratio`` is its time over the floor's (target <= 3).
 * ``memory``: peak resident memory (VmHWM) of the projection alone, in a fresh process per
   bank size (``--memory-banks``), over the process's baseline after the imports and the
-  directions: flat in the bank's size when the stream holds one chunk.
+  directions: flat in the bank's size when the stream holds one chunk. Each size runs
+  ``--memory-repeats`` times: the peak varies by tens of MB between identical runs (thread
+  and allocator start-up), so growth shows only as a trend across sizes beyond that spread.
 
     python benchmarks/bench_scuba.py                      # 1,000,000 x 128, 15,724 voxels
     python benchmarks/bench_scuba.py --dim 512 --bank 200000
@@ -122,7 +124,15 @@ def main() -> None:
     parser.add_argument("--voxels", type=int, default=15_724)
     parser.add_argument("--chunk", type=int, default=16_384)
     parser.add_argument("--voxel-batch", type=int, default=1024)
-    parser.add_argument("--memory-banks", type=int, nargs="*", default=[100_000, 1_000_000])
+    parser.add_argument(
+        "--memory-banks", type=int, nargs="*", default=[100_000, 300_000, 1_000_000]
+    )
+    parser.add_argument(
+        "--memory-repeats",
+        type=int,
+        default=2,
+        help="fresh processes per bank size (the peak varies run to run)",
+    )
     parser.add_argument("--memory-child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.memory_child:
@@ -145,7 +155,7 @@ def main() -> None:
     ours, n_read = projection_seconds(D, paths[args.bank], args.voxel_batch)
     assert n_read == args.bank
     memory = []
-    for n in args.memory_banks:
+    for n in [n for n in args.memory_banks for _ in range(args.memory_repeats)]:
         child = subprocess.run(
             [sys.executable, __file__, "--memory-child", str(paths[n]), str(args.voxels),
              str(args.dim), str(args.voxel_batch)],
