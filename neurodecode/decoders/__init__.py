@@ -41,6 +41,10 @@ _LAZY: dict[str, tuple[str, str]] = {
     "voxel_directions": ("_scuba", "voxel_directions"),
     "selectivity_naming": ("_scuba_eval", "selectivity_naming"),
     "caption_words": ("_caption_words", "caption_words"),
+    "BrainGuidedDiffusionPipeline": ("_dive", "BrainGuidedDiffusionPipeline"),
+    "DiveOutput": ("_dive", "DiveOutput"),
+    "ImageVoxelEncoder": ("_dive", "ImageVoxelEncoder"),
+    "VoxelTarget": ("_dive", "VoxelTarget"),
     "word_summary": ("_caption_words", "word_summary"),
 }
 
