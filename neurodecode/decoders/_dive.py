@@ -294,7 +294,7 @@ class BrainGuidedDiffusionPipeline:
         if views == 1:
             return self.encoder(x) @ weights
         side = x.shape[-1]
-        total = 0.0
+        crops = []
         for v in range(views):
             frac = float(torch.empty(1).uniform_(0.8, 1.0, generator=generator))
             crop = max(1, round(side * frac))
@@ -302,8 +302,9 @@ class BrainGuidedDiffusionPipeline:
             view = x[:, :, oy : oy + crop, ox : ox + crop]
             view = torch.nn.functional.interpolate(view, size=tuple(x.shape[-2:]), mode="bilinear",
                                                    align_corners=False)  # fmt: skip
-            total = total + self.encoder(view.flip(-1) if v % 2 else view) @ weights
-        return total / views
+            crops.append(view.flip(-1) if v % 2 else view)
+        scores = self.encoder(torch.cat(crops)) @ weights  # all views in one pass
+        return scores.view(views, x.shape[0]).mean(0)
 
     def _sample(self, weights: torch.Tensor, n: int, steps: int, scale: float, normalize: bool,
                 stop: float, views: int, generator: torch.Generator | None,
