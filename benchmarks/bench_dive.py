@@ -7,7 +7,8 @@ the cost). A batch of ``--batch`` latents is stepped ``--repeats`` times after a
 * ``unguided_step_s``: the UNet's noise prediction without gradients, and the scheduler step;
 * ``guided_step_s``: :meth:`BrainGuidedDiffusionPipeline._guided_output` (the UNet with
   gradients, the x0 estimate decoded by the VAE, the CLIP tower and the readout, the backward
-  pass to the latent) and the scheduler step, with one view and with ``--views`` views;
+  pass to the latent) and the scheduler step, with one view and with ``--views`` views, and
+  with the gradient skipping the UNet (``gradient_through_unet=False``);
 * ``forward_s`` / ``backward_s``: where the guided step's time goes (each forward part timed on
   its own with gradients recorded, and the backward pass of the whole chain).
 
@@ -53,6 +54,7 @@ def main() -> None:
         ReconstructionPipeline,
         VoxelTarget,
     )
+    from neurodecode.decoders._dive import _Guidance
     from neurodecode.models import load_clip, resolve_weights, unet_condition_kwargs
 
     parts = ReconstructionPipeline.load_components(resolve_weights("toy-diffusion"))
@@ -79,14 +81,16 @@ def main() -> None:
             out = pipe.unet(z, t, **kw).sample.float()
         sched.step(out, t, z)
 
-    def guided(views: int) -> None:
+    def guided(views: int, through_unet: bool = True) -> None:
+        guide = _Guidance(w, 1.0, True, views, through_unet, None)
         with torch.autocast(**auto):
-            out = pipe._guided_output(z, t, a, w, 1.0, True, views, None, kw)
+            out = pipe._guided_output(z, t, a, guide, kw)
         sched.step(out, t, z)
 
     plain = _best(unguided, args.repeats)
     one = _best(lambda: guided(1), args.repeats)
     many = _best(lambda: guided(args.views), args.repeats)
+    skip = _best(lambda: guided(1, through_unet=False), args.repeats)
 
     # where the guided step's time goes: each forward part with gradients, then the backward
     state: dict = {}
@@ -125,6 +129,8 @@ def main() -> None:
         "ratio": round(one / plain, 2),
         f"guided_step_{args.views}_views_s": round(many, 4),
         f"ratio_{args.views}_views": round(many / plain, 2),
+        "guided_step_gradient_skips_unet_s": round(skip, 4),
+        "ratio_gradient_skips_unet": round(skip / plain, 2),
         "forward_s": {k: round(v, 4) for k, v in forward.items()},
         "backward_s": round(float(np.median(bwd)), 4),
         "command": "python benchmarks/bench_dive.py " + " ".join(sys.argv[1:]),

@@ -133,6 +133,18 @@ class VoxelTarget:
         return np.asarray(responses, dtype=np.float64) @ self.weights
 
 
+@dataclasses.dataclass(frozen=True)
+class _Guidance:
+    """The guidance settings of one call."""
+
+    weights: torch.Tensor
+    scale: float
+    normalize: bool
+    views: int
+    through_unet: bool
+    generator: Any
+
+
 @dataclasses.dataclass
 class DiveOutput:
     """Images synthesised for one target.
@@ -211,6 +223,7 @@ class BrainGuidedDiffusionPipeline:
         normalize_gradient: bool = False,
         guidance_stop: float = 1.0,
         views: int = 1,
+        gradient_through_unet: bool = True,
         batch_size: int = 16,
         generator: torch.Generator | None = None,
         bf16: bool = False,
@@ -237,6 +250,11 @@ class BrainGuidedDiffusionPipeline:
         views : int
             Random crops (80-100% of the side) and flips of the decoded image scored per step
             (1: the image itself).
+        gradient_through_unet : bool
+            Differentiate the x0 estimate through the UNet's noise prediction (as CLIP-guided
+            diffusion does); False treats the prediction as a constant, so the gradient is the
+            decoded image's, scaled by ``1 / sqrt(alpha_bar_t)``, and the UNet runs once
+            without gradients.
         batch_size : int
             Samples denoised together.
         generator : torch.Generator, optional
@@ -262,11 +280,12 @@ class BrainGuidedDiffusionPipeline:
         if weights.ndim != 1 or weights.numel() != n_out:
             raise ValueError(f"target {target.name!r} weighs {weights.numel()} voxels; the "
                              f"encoder predicts {n_out}")  # fmt: skip
+        guide = _Guidance(weights, float(guidance_scale), normalize_gradient, views,
+                          gradient_through_unet, generator)  # fmt: skip
         latents, images, scores = [], [], []
         for start in range(0, n_cand, batch_size):
             n = min(batch_size, n_cand - start)
-            z = self._sample(weights, n, steps, guidance_scale, normalize_gradient,
-                             guidance_stop, views, generator, bf16)  # fmt: skip
+            z = self._sample(guide, n, steps, guidance_stop, bf16)
             with torch.no_grad():
                 x = self._decode(z)
                 scores.append((self.encoder(x) @ weights).double().numpy())
@@ -306,22 +325,20 @@ class BrainGuidedDiffusionPipeline:
         scores = self.encoder(torch.cat(crops)) @ weights  # all views in one pass
         return scores.view(views, x.shape[0]).mean(0)
 
-    def _sample(self, weights: torch.Tensor, n: int, steps: int, scale: float, normalize: bool,
-                stop: float, views: int, generator: torch.Generator | None,
+    def _sample(self, guide: _Guidance, n: int, steps: int, stop: float,
                 bf16: bool) -> torch.Tensor:  # fmt: skip
         sched = self.scheduler
         sched.set_timesteps(steps)
-        z = torch.randn((n, *self.latent_shape), generator=generator)
+        z = torch.randn((n, *self.latent_shape), generator=guide.generator)
         z = z * float(getattr(sched, "init_noise_sigma", 1.0))
         kwargs = self._kwargs(n)
         alphas = sched.alphas_cumprod
-        guided_steps = int(np.ceil(stop * len(sched.timesteps))) if scale > 0 else 0
+        guided_steps = int(np.ceil(stop * len(sched.timesteps))) if guide.scale > 0 else 0
         for k, t in enumerate(sched.timesteps):
             a = alphas[int(t)].float()
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
                 if k < guided_steps:
-                    out = self._guided_output(z, t, a, weights, scale, normalize, views,
-                                              generator, kwargs)  # fmt: skip
+                    out = self._guided_output(z, t, a, guide, kwargs)
                 else:
                     with torch.no_grad():
                         x = sched.scale_model_input(z, t)
@@ -329,21 +346,23 @@ class BrainGuidedDiffusionPipeline:
             z = sched.step(out, t, z).prev_sample.detach()
         return z
 
-    def _guided_output(self, z: torch.Tensor, t: Any, a: torch.Tensor, weights: torch.Tensor,
-                       scale: float, normalize: bool, views: int,
-                       generator: Any, kwargs: dict) -> torch.Tensor:  # fmt: skip
+    def _guided_output(self, z: torch.Tensor, t: Any, a: torch.Tensor, guide: _Guidance,
+                       kwargs: dict) -> torch.Tensor:  # fmt: skip
         with torch.enable_grad():
             zz = z.detach().requires_grad_(True)
-            out = self.unet(self.scheduler.scale_model_input(zz, t), t, **kwargs).sample.float()
+            with torch.set_grad_enabled(guide.through_unet):
+                x_in = self.scheduler.scale_model_input(zz if guide.through_unet else z, t)
+                out = self.unet(x_in, t, **kwargs).sample.float()
             if self.prediction_type == "v_prediction":
                 eps = a.sqrt() * out + (1 - a).sqrt() * zz
             else:
                 eps = out
             x0 = (zz - (1 - a).sqrt() * eps) / a.sqrt()
-            score = self._score(self._decode(x0), weights, views, generator)
+            score = self._score(self._decode(x0), guide.weights, guide.views, guide.generator)
             (grad,) = torch.autograd.grad(score.sum(), zz)
         grad = grad.float()
-        if normalize:
+        scale = guide.scale
+        if guide.normalize:
             rms = grad.flatten(1).norm(dim=1).clamp_min(1e-20) / grad[0].numel() ** 0.5
             grad = grad / rms.view(-1, *([1] * (grad.ndim - 1)))
         eps = eps.detach() - scale * (1 - a).sqrt() * grad

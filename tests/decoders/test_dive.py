@@ -138,9 +138,13 @@ def test_call_shapes_selection_and_determinism(pipe):
     np.testing.assert_array_equal(out.images, twin.images)
 
 
-def test_guidance_term_is_the_scaled_gradient_of_the_score(pipe):
+@pytest.mark.parametrize("through_unet", [True, False])
+def test_guidance_term_is_the_scaled_gradient_of_the_score(pipe, through_unet):
     """The guided prediction differs from the plain one by -s sqrt(1-abar) d score / d z,
-    checked against a central finite difference of the score along a random direction."""
+    checked against a central finite difference of the score along a random direction (with
+    the noise prediction held at its value at z when the gradient skips the UNet)."""
+    from neurodecode.decoders._dive import _Guidance
+
     target = VoxelTarget.mean_of("A", _first())
     w = torch.as_tensor(target.weights, dtype=torch.float32)
     pipe.scheduler.set_timesteps(10)
@@ -149,14 +153,14 @@ def test_guidance_term_is_the_scaled_gradient_of_the_score(pipe):
     z = torch.randn(1, 4, 8, 8, generator=torch.Generator().manual_seed(0))
     kw = pipe._kwargs(1)
     s = 2.0
-    guided = pipe._guided_output(z, t, a, w, s, False, 1, None, kw)
+    guided = pipe._guided_output(z, t, a, _Guidance(w, s, False, 1, through_unet, None), kw)
     with torch.no_grad():
         plain = pipe.unet(z, t, **kw).sample
     grad = -(guided - plain) / (s * (1 - a).sqrt())
 
     def score(zz):
         with torch.no_grad():
-            eps = pipe.unet(zz, t, **kw).sample
+            eps = pipe.unet(zz if through_unet else z, t, **kw).sample
             return float(pipe._score(pipe._decode((zz - (1 - a).sqrt() * eps) / a.sqrt()),
                                      w, 1, None).sum())  # fmt: skip
 
