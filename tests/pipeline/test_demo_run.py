@@ -28,7 +28,7 @@ KILL_TIMEOUT_S = 600
 
 def _demo(out: Path) -> list[str]:
     return [sys.executable, "-m", "neurodecode.cli", "demo", "--preset", "tiny",
-            "--out", str(out), "--cores", "1"]  # fmt: skip
+            "--out", str(out), "--cores", "2"]  # fmt: skip
 
 
 def _outputs(out: Path) -> dict[Path, tuple[int, int]]:
