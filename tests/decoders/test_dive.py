@@ -14,19 +14,7 @@ from neurodecode.decoders import (  # noqa: E402
     ReconstructionPipeline,
     VoxelTarget,
 )
-from neurodecode.models import ModelSpec, register_model, resolve_weights  # noqa: E402
-from neurodecode.models._toy_diffusion import (  # noqa: E402
-    ToyDiffusionArchitecture,
-    build_toy_scheduler,
-    build_toy_unet,
-    build_toy_vae,
-    save_toy_diffusion,
-)
 
-ARCH = ToyDiffusionArchitecture(
-    image_size=16, vae_channels=(16, 16), unet_channels=(16, 16, 16), embedding_dim=8,
-    attention_heads=2,
-)  # fmt: skip
 N_VOX = 12
 
 
@@ -52,14 +40,8 @@ def _encoder(image_size: int | None = None) -> ImageVoxelEncoder:
 
 
 @pytest.fixture(scope="module")
-def folder(tmp_path_factory):
-    root = tmp_path_factory.mktemp("models")
-    name = "test/tiny-dive-diffusion"
-    register_model(ModelSpec(name, "diffusers", "ReconstructionPipeline", f"hf:{name}",
-                             "diffusion", files=("model_index.json",)), overwrite=True)  # fmt: skip
-    save_toy_diffusion(build_toy_vae(ARCH, 0), build_toy_unet(ARCH, 0), build_toy_scheduler(ARCH),
-                       root / name)  # fmt: skip
-    return resolve_weights(name, root)
+def folder(tiny_diffusion_folder):
+    return tiny_diffusion_folder
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +49,8 @@ def pipe(folder):
     from neurodecode.models import unet_condition_kwargs
 
     parts = ReconstructionPipeline.load_components(folder)
-    null = unet_condition_kwargs(parts["unet"], torch.zeros(1, ARCH.embedding_dim))
+    width = parts["unet"].config.projection_class_embeddings_input_dim  # the condition's width
+    null = unet_condition_kwargs(parts["unet"], torch.zeros(1, width))
     return BrainGuidedDiffusionPipeline(parts["vae"], parts["unet"], parts["scheduler"],
                                         _encoder(), null)  # fmt: skip
 

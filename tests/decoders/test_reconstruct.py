@@ -11,22 +11,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("diffusers")
 
 from neurodecode.decoders import ReconstructionPipeline, RidgeDecoder  # noqa: E402
-from neurodecode.models import ModelSpec, register_model, resolve_weights  # noqa: E402
-from neurodecode.models._toy_diffusion import (  # noqa: E402
-    ToyDiffusionArchitecture,
-    build_toy_scheduler,
-    build_toy_unet,
-    build_toy_vae,
-    save_toy_diffusion,
-)
 
-ARCH = ToyDiffusionArchitecture(
-    image_size=16,
-    vae_channels=(16, 16),
-    unet_channels=(16, 16, 16),
-    embedding_dim=8,
-    attention_heads=2,
-)
 N_VOX = 30
 
 
@@ -41,24 +26,8 @@ def _decoders(rng: np.random.Generator) -> tuple[RidgeDecoder, RidgeDecoder, np.
 
 
 @pytest.fixture(scope="module")
-def folder(tmp_path_factory):
-    root = tmp_path_factory.mktemp("models")
-    name = "test/tiny-image-diffusion"
-    register_model(
-        ModelSpec(
-            name,
-            "diffusers",
-            "ReconstructionPipeline",
-            f"hf:{name}",
-            "diffusion",
-            files=("model_index.json",),
-        ),
-        overwrite=True,
-    )
-    save_toy_diffusion(
-        build_toy_vae(ARCH, 0), build_toy_unet(ARCH, 0), build_toy_scheduler(ARCH), root / name
-    )
-    return resolve_weights(name, root)
+def folder(tiny_diffusion_folder):
+    return tiny_diffusion_folder
 
 
 def _encoder(images: np.ndarray) -> np.ndarray:
