@@ -45,6 +45,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "DiveOutput": ("_dive", "DiveOutput"),
     "ImageVoxelEncoder": ("_dive", "ImageVoxelEncoder"),
     "VoxelTarget": ("_dive", "VoxelTarget"),
+    "null_condition_kwargs": ("_dive", "null_condition_kwargs"),
     "word_summary": ("_caption_words", "word_summary"),
 }
 

@@ -35,7 +35,13 @@ from typing import Any
 import numpy as np
 import torch
 
-__all__ = ["BrainGuidedDiffusionPipeline", "DiveOutput", "ImageVoxelEncoder", "VoxelTarget"]
+__all__ = [
+    "BrainGuidedDiffusionPipeline",
+    "DiveOutput",
+    "ImageVoxelEncoder",
+    "VoxelTarget",
+    "null_condition_kwargs",
+]
 
 
 class ImageVoxelEncoder(torch.nn.Module):
@@ -275,7 +281,8 @@ class BrainGuidedDiffusionPipeline:
             raise ValueError("views, batch_size and steps must be >= 1")
         if guidance_scale < 0 or not np.isfinite(guidance_scale):
             raise ValueError(f"guidance_scale must be finite and >= 0; got {guidance_scale}")
-        weights = torch.as_tensor(np.asarray(target.weights), dtype=torch.float32)
+        device = next(self.unet.parameters()).device
+        weights = torch.as_tensor(np.asarray(target.weights), dtype=torch.float32, device=device)
         n_out = int(getattr(self.encoder.readout, "out_features", weights.numel()))
         if weights.ndim != 1 or weights.numel() != n_out:
             raise ValueError(f"target {target.name!r} weighs {weights.numel()} voxels; the "
@@ -288,9 +295,10 @@ class BrainGuidedDiffusionPipeline:
             z = self._sample(guide, n, steps, guidance_stop, bf16)
             with torch.no_grad():
                 x = self._decode(z)
-                scores.append((self.encoder(x) @ weights).double().numpy())
-            images.append(((x + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).numpy())
-            latents.append(z.numpy())
+                scores.append((self.encoder(x) @ weights).double().cpu().numpy())
+            images.append(((x + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).cpu()
+                          .numpy())  # fmt: skip
+            latents.append(z.cpu().numpy())
         cand = np.concatenate(scores)
         keep = np.sort(np.argsort(-cand, kind="stable")[:num_images])
         return DiveOutput(
@@ -329,7 +337,8 @@ class BrainGuidedDiffusionPipeline:
                 bf16: bool) -> torch.Tensor:  # fmt: skip
         sched = self.scheduler
         sched.set_timesteps(steps)
-        z = torch.randn((n, *self.latent_shape), generator=guide.generator)
+        device = next(self.unet.parameters()).device
+        z = torch.randn((n, *self.latent_shape), generator=guide.generator).to(device)
         z = z * float(getattr(sched, "init_noise_sigma", 1.0))
         kwargs = self._kwargs(n)
         alphas = sched.alphas_cumprod
@@ -370,3 +379,37 @@ class BrainGuidedDiffusionPipeline:
             x0 = (z - (1 - a).sqrt() * eps) / a.sqrt()
             return a.sqrt() * eps - (1 - a).sqrt() * x0
         return eps
+
+
+def null_condition_kwargs(path: Any, unet: Any) -> dict[str, Any]:
+    """The unconditioned input of a pipeline folder's UNet, for one image.
+
+    A folder with ``text_encoder/`` and ``tokenizer/`` (Stable Diffusion) gives the text
+    embedding of the empty prompt; an image-conditioned UNet (the toy model, unCLIP) a zero
+    image embedding, the unconditional input it was trained with (classifier-free dropout).
+    Both when the UNet takes both (Stable unCLIP).
+    """
+    from pathlib import Path
+
+    from neurodecode.models import unet_condition_kwargs
+
+    folder = Path(path)
+    prompt = None
+    if (folder / "text_encoder").is_dir() and (folder / "tokenizer").is_dir():
+        from neurodecode.models._loading import _pipeline_component
+
+        tokenizer = _pipeline_component(folder, "tokenizer")
+        text_encoder = _pipeline_component(folder, "text_encoder").eval()
+        ids = tokenizer([""], padding="max_length", max_length=tokenizer.model_max_length,
+                        truncation=True, return_tensors="pt").input_ids  # fmt: skip
+        with torch.no_grad():
+            prompt = text_encoder(ids)[0].float()
+    cross = int(unet.config.cross_attention_dim)
+    if getattr(unet.config, "class_embed_type", None) == "projection":
+        width = int(unet.config.projection_class_embeddings_input_dim)
+        dim = width if prompt is None and cross == width else width // 2
+    elif prompt is not None:
+        return {"encoder_hidden_states": prompt}
+    else:
+        dim = cross
+    return unet_condition_kwargs(unet, torch.zeros(1, dim), prompt_embeds=prompt)

@@ -8,6 +8,7 @@ retrieval) register themselves when this package is imported.
 
 from neurodecode.report import (  # noqa: F401  (register sections)
     _caption,
+    _dive,
     _encoding,
     _motion,
     _reconstruct,

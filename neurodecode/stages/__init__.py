@@ -26,6 +26,7 @@ STAGE_MODULES: tuple[str, ...] = (
     "caption",
     "reconstruct",
     "scuba",
+    "dive",
     "evaluate",
     "report",
     "run",

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["build_bank", "caption_voxels"]
+__all__ = ["build_bank", "caption_voxels", "load_ridge_encoder"]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
 
@@ -127,10 +127,15 @@ def _bank_infos(cfg: Any, dim: int, models: list[str]) -> list[dict[str, Any]]:
 
 
 def _load_encoder(cfg: Any, n_voxels: int) -> tuple[np.ndarray, list[str]]:
+    encoder, models = load_ridge_encoder(Path(cfg.encoder), n_voxels)
+    return np.asarray(encoder.coef_), models
+
+
+def load_ridge_encoder(folder: Path, n_voxels: int) -> tuple[Any, list[str]]:
+    """A single-space ridge encoder folder of the cache's voxels, and its feature models."""
     from neurodecode._provenance import sidecar_path
     from neurodecode.encoders import RidgeEncoder
 
-    folder = Path(cfg.encoder)
     if not folder.is_dir():
         raise FileNotFoundError(f"{folder}: no encoder folder (fit one with `neurodecode encode`)")
     try:
@@ -141,7 +146,7 @@ def _load_encoder(cfg: Any, n_voxels: int) -> tuple[np.ndarray, list[str]]:
     if coef.ndim != 2 or coef.shape[1] != n_voxels:
         raise ValueError(f"{folder}: the encoder predicts {coef.shape[-1]} voxels; the prepared "
                          f"cache has {n_voxels}")  # fmt: skip
-    return coef, _encoder_models(sidecar_path(folder))
+    return encoder, _encoder_models(sidecar_path(folder))
 
 
 def _encoder_models(side: Path) -> list[str]:

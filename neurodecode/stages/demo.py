@@ -55,6 +55,14 @@ SMOKE_SIZES: dict[str, dict[str, Any]] = {
     },
     "caption": {"bank_size": 200, "n_bootstrap": 100},
     "scuba": {"bank_size": 500, "n_bootstrap": 100},
+    "dive": {
+        "num_images": 2,
+        "num_candidates": 2,
+        "steps": 3,
+        "views": 1,
+        "n_natural": 3,
+        "n_bootstrap": 100,
+    },
 }
 
 

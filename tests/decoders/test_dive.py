@@ -200,3 +200,57 @@ def test_stable_diffusion_shaped_parts_with_dpm_solver_and_v_prediction(folder):
         BrainGuidedDiffusionPipeline(parts["vae"], unet,
                                      DPMSolverMultistepScheduler(prediction_type="sample"),
                                      _encoder())  # fmt: skip
+
+
+def test_null_condition_of_the_toy_model_is_the_zero_embedding(folder):
+    from neurodecode.decoders import null_condition_kwargs
+
+    parts = ReconstructionPipeline.load_components(folder)
+    null = null_condition_kwargs(folder, parts["unet"])
+    width = parts["unet"].config.projection_class_embeddings_input_dim
+    assert set(null) == {"class_labels", "encoder_hidden_states"}
+    assert null["class_labels"].shape == (1, width) and not null["class_labels"].any()
+    assert null["encoder_hidden_states"].shape == (1, 1, width)
+
+
+def test_null_condition_of_a_text_model_is_the_empty_prompt(folder, tmp_path):
+    """A Stable-Diffusion-shaped folder (text encoder and tokenizer saved to disk, read back by
+    the classes model_index.json names) gives the text embedding of the empty prompt."""
+    import json
+    import shutil
+
+    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
+
+    from neurodecode.decoders import null_condition_kwargs
+
+    sd = tmp_path / "sd"
+    shutil.copytree(folder, sd)
+    tok_dir = sd / "tokenizer"
+    tok_dir.mkdir()
+    vocab = {"<|startoftext|>": 0, "<|endoftext|>": 1, "a": 2, "a</w>": 3}
+    (tok_dir / "vocab.json").write_text(json.dumps(vocab))
+    (tok_dir / "merges.txt").write_text("#version: 0.2\n")
+    CLIPTokenizer(str(tok_dir / "vocab.json"), str(tok_dir / "merges.txt"), model_max_length=5,
+                  pad_token="<|endoftext|>").save_pretrained(tok_dir)  # fmt: skip
+    torch.manual_seed(0)
+    text = CLIPTextModel(CLIPTextConfig(vocab_size=4, hidden_size=12, intermediate_size=16,
+                                        num_hidden_layers=1, num_attention_heads=2,
+                                        max_position_embeddings=5))  # fmt: skip
+    text.save_pretrained(sd / "text_encoder")
+    index = json.loads((sd / "model_index.json").read_text())
+    index.update(text_encoder=["transformers", "CLIPTextModel"],
+                 tokenizer=["transformers", "CLIPTokenizer"])  # fmt: skip
+    (sd / "model_index.json").write_text(json.dumps(index))
+    from diffusers import UNet2DConditionModel
+
+    unet = UNet2DConditionModel(
+        sample_size=8, in_channels=4, out_channels=4, block_out_channels=(16, 16),
+        layers_per_block=1, down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"), cross_attention_dim=12,
+        attention_head_dim=2, norm_num_groups=8,
+    )  # fmt: skip
+    null = null_condition_kwargs(sd, unet)
+    assert list(null) == ["encoder_hidden_states"]
+    with torch.no_grad():
+        expected = text.eval()(torch.tensor([[0, 1, 1, 1, 1]]))[0]
+    torch.testing.assert_close(null["encoder_hidden_states"], expected)
