@@ -14,6 +14,11 @@ the cost). A batch of ``--batch`` latents is stepped ``--repeats`` times after a
 
 ``ratio`` is the guided step over the unguided one (the issue's target is <= 3).
 
+``call``: one whole sampler call of a batch of ``--batch`` candidates at the ``dive`` stage's
+default settings (steps, guidance scale and stop, views, normalised gradient), guided and at
+scale 0 (the control): seconds per candidate, and per image kept at the stage's default
+``num_candidates / num_images``.
+
     python benchmarks/bench_dive.py
 """
 
@@ -36,6 +41,29 @@ def _best(fn, repeats: int) -> float:
         fn()
         times.append(time.perf_counter() - t)
     return float(np.median(times))
+
+
+def _whole_call(pipe, target, batch: int) -> dict:
+    """Seconds per candidate and per kept image of whole calls at the stage's defaults."""
+    import torch
+
+    from neurodecode.stages.dive import DiveStageConfig
+
+    fields = {f.name: f.default for f in DiveStageConfig.__dataclass_fields__.values()}
+    keys = ("steps", "normalize_gradient", "guidance_stop", "views", "gradient_through_unet")
+    settings = {k: fields[k] for k in keys}
+    keep = fields["num_candidates"] / fields["num_images"]
+    out = {"settings": {**settings, "guidance_scale": fields["guidance_scale"],
+                        "candidates_per_kept_image": keep}}  # fmt: skip
+    for arm, scale in (("guided", fields["guidance_scale"]), ("control", 0.0)):
+        t0 = time.perf_counter()
+        gen = torch.Generator().manual_seed(0)
+        pipe(target, num_images=batch, num_candidates=batch, batch_size=batch,
+             guidance_scale=scale, generator=gen, **settings)  # fmt: skip
+        per = (time.perf_counter() - t0) / batch
+        out[f"{arm}_s_per_candidate"] = round(per, 4)
+        out[f"{arm}_s_per_kept_image"] = round(per * keep, 3)
+    return out
 
 
 def main() -> None:
@@ -121,6 +149,7 @@ def main() -> None:
     for _ in range(args.repeats):
         backward()
         bwd.append(state["bwd"])
+    call = _whole_call(pipe, VoxelTarget.mean_of("roi", mask), args.batch)
     print(json.dumps({
         "machine": {"cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(),
                     "load_avg_1m": os.getloadavg()[0]},
@@ -133,6 +162,7 @@ def main() -> None:
         "ratio_gradient_skips_unet": round(skip / plain, 2),
         "forward_s": {k: round(v, 4) for k, v in forward.items()},
         "backward_s": round(float(np.median(bwd)), 4),
+        "call": call,
         "command": "python benchmarks/bench_dive.py " + " ".join(sys.argv[1:]),
     }, indent=2))  # fmt: skip
 

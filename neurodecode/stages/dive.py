@@ -114,9 +114,9 @@ class DiveStageConfig(StageConfig):
     clip_model: str = "toy-clip"
     models_root: Path | None = None
     num_images: int = option(16, minimum=1)
-    num_candidates: int = option(32, minimum=1)
-    steps: int = option(25, minimum=1)
-    guidance_scale: float = option(0.2, minimum=0)
+    num_candidates: int = option(64, minimum=1)
+    steps: int = option(50, minimum=1)
+    guidance_scale: float = option(0.3, minimum=0)
     normalize_gradient: bool = True
     guidance_stop: float = option(0.75, above=0, maximum=1)
     views: int = option(4, minimum=1)

@@ -63,7 +63,7 @@ def test_one_entry_per_roi_and_the_contrast(result):
     assert result["synthetic"] is True and result["n_natural"] > 0
     for t in result["targets"]:
         assert t["guided"]["n"] == 2 and t["control"]["n"] == 2
-        assert t["guided"]["guidance_scale"] == 0.2 and t["control"]["guidance_scale"] == 0.0
+        assert t["guided"]["guidance_scale"] == 0.3 and t["control"]["guidance_scale"] == 0.0
         assert t["category"] in ("face", "place")
         nat = t["natural"]
         assert len(nat["top_ids"]) == 3 and np.isfinite(nat["true_p90"])
