@@ -43,10 +43,16 @@ def load_voxel_encoder(cfg: Any, n_voxels: int) -> Any:
     return encoder
 
 
+def _roi_means(prep: Any, names: list[str]) -> list[Any]:
+    from neurodecode.decoders import VoxelTarget
+
+    return [VoxelTarget.mean_of(n, _mask(prep, n)) for n in names]
+
+
 def _targets(cfg: Any, prep: Any, names: list[str]) -> list[Any]:
     from neurodecode.decoders import VoxelTarget
 
-    targets = [VoxelTarget.mean_of(n, _mask(prep, n)) for n in names]
+    targets = _roi_means(prep, names)
     if cfg.contrast:
         a, b = names[0], cfg.contrast
         targets.append(VoxelTarget.contrast(a, _mask(prep, a), b, _mask(prep, b)))
@@ -93,17 +99,35 @@ def _predict(encoder: Any, images: np.ndarray, device: str, batch: int = 256) ->
     return np.concatenate(out) if out else np.empty((0, 0))
 
 
-def _natural(prep: Any, truth: Any, pipe: Any, device: str) -> dict[str, Any]:
-    """The subject's natural stimuli: ids, measured (repeat-averaged) and predicted responses,
-    and the true ones on a synthetic release."""
+def _natural(prep: Any, truth: Any, pipe: Any, weights: dict[str, np.ndarray], device: str,
+             chunk: int = 256) -> dict[str, Any]:  # fmt: skip
+    """Scores of the subject's natural stimuli under each named voxel weighting.
+
+    ``measured`` (repeat-averaged betas), ``predicted`` (the encoder) and, on a synthetic
+    release, ``true`` (the oracle): each a dict name -> ``(n_stimuli,)``. Images are read
+    chunk by chunk and only the scores are kept, so a full NSD subject's 10,000 stimuli are
+    never in memory at once.
+    """
+    names = list(weights)
+    w = np.stack([weights[n] for n in names], axis=1)  # (n_voxels, n_weightings)
     betas, ids = prep.select(roi=None, split=None, average_repeats=True)
-    images = prep.stimuli.images(ids)
+    measured = np.asarray(betas, np.float32) @ w.astype(np.float32)
+    del betas
+    predicted, true = [], []
+    for s in range(0, len(ids), chunk):
+        images = prep.stimuli.images(ids[s : s + chunk])
+        predicted.append(_predict(pipe.encoder, images, device) @ w)
+        if truth is not None:
+            true.append(truth.true_response(images).astype(np.float64) @ w)
+
+    def by_name(m: np.ndarray) -> dict[str, np.ndarray]:
+        return {n: np.asarray(m[:, j], np.float64) for j, n in enumerate(names)}
+
     return {
         "ids": np.asarray(ids, np.int64),
-        "measured": np.asarray(betas, np.float64),
-        "predicted": _predict(pipe.encoder, images, device),
-        "true": None if truth is None else truth.true_response(images).astype(np.float64),
-        "images": images,
+        "measured": by_name(measured),
+        "predicted": by_name(np.concatenate(predicted)),
+        "true": by_name(np.concatenate(true)) if truth is not None else None,
     }
 
 
@@ -159,7 +183,11 @@ def synthesise(cfg: Any, prep: Any, encoder: Any,
     t = time.perf_counter()
     pipe, info = _pipeline(cfg, encoder)
     truth = prepared_truth(prep, cfg.subject)
-    natural = _natural(prep, truth, pipe, cfg.device)
+    targets = _targets(cfg, prep, names)
+    rois = list(dict.fromkeys([*names, *([cfg.contrast] if cfg.contrast else [])]))
+    weighting = {f"target:{tg.name}": tg.weights for tg in targets}
+    weighting.update({f"roi:{tg.name}": tg.weights for tg in _roi_means(prep, rois)})
+    natural = _natural(prep, truth, pipe, weighting, cfg.device)
     timings["load_and_natural"] = time.perf_counter() - t
     call = {"num_images": cfg.num_images, "num_candidates": cfg.num_candidates,
             "steps": cfg.steps, "normalize_gradient": cfg.normalize_gradient,
@@ -168,7 +196,7 @@ def synthesise(cfg: Any, prep: Any, encoder: Any,
             "batch_size": cfg.batch_size, "bf16": cfg.bf16}  # fmt: skip
     arms = {"guided": cfg.guidance_scale, **({"control": 0.0} if cfg.control else {})}
     results, arrays = [], {"natural_ids": natural["ids"]}
-    for k, target in enumerate(_targets(cfg, prep, names)):
+    for k, target in enumerate(targets):
         parts = [target.name] if k < len(names) else [names[0], cfg.contrast]
         masks = {n: _mask(prep, n) for n in parts}
         category = _roi_category(truth, masks[parts[0]]) if truth is not None else None
@@ -176,7 +204,7 @@ def synthesise(cfg: Any, prep: Any, encoder: Any,
                                  "kind": "roi" if len(parts) == 1 else "contrast",
                                  "voxels": {n: int(m.sum()) for n, m in masks.items()},
                                  "category": category}  # fmt: skip
-        entry["natural"] = _natural_scores(cfg, natural, target, masks, arrays, k)
+        entry["natural"] = _natural_scores(cfg, prep, natural, target, masks, arrays, k)
         for arm, scale in arms.items():
             t = time.perf_counter()
             gen = torch.Generator().manual_seed(cfg.seed + k)  # the same noise in both arms
@@ -204,29 +232,31 @@ def synthesise(cfg: Any, prep: Any, encoder: Any,
     return result, arrays
 
 
-def _natural_scores(cfg: Any, natural: dict[str, Any], target: Any, masks: dict[str, Any],
-                    arrays: dict[str, np.ndarray], k: int) -> dict[str, Any]:  # fmt: skip
+def _natural_scores(cfg: Any, prep: Any, natural: dict[str, Any], target: Any,
+                    masks: dict[str, Any], arrays: dict[str, np.ndarray],
+                    k: int) -> dict[str, Any]:  # fmt: skip
     """The natural stimuli's scores of one target, and its top ``n_natural`` of them."""
-    measured = target.score(natural["measured"])
+    key = f"target:{target.name}"
+    measured, predicted = natural["measured"][key], natural["predicted"][key]
     top = np.argsort(-measured, kind="stable")[: cfg.n_natural]
     out: dict[str, Any] = {
         "n": int(measured.size),
         "top_ids": natural["ids"][top].tolist(),
         "top_measured": _estimate(measured[top], cfg),
-        "top_predicted": _estimate(target.score(natural["predicted"][top]), cfg),
-        "predicted_all": _estimate(target.score(natural["predicted"]), cfg),
+        "top_predicted": _estimate(predicted[top], cfg),
+        "predicted_all": _estimate(predicted, cfg),
     }
     arrays[f"{k}_natural_top_ids"] = natural["ids"][top]
-    arrays[f"{k}_natural_top_images"] = natural["images"][top]
+    arrays[f"{k}_natural_top_images"] = prep.stimuli.images(natural["ids"][top])
     arrays[f"{k}_natural_top_measured"] = measured[top]
-    arrays[f"{k}_natural_top_predicted"] = target.score(natural["predicted"][top])
+    arrays[f"{k}_natural_top_predicted"] = predicted[top]
     if natural["true"] is not None:
-        true = target.score(natural["true"])
+        true = natural["true"][key]
         out["true_p90"] = float(np.percentile(true, 90))
         out["true_all"] = _estimate(true, cfg)
         out["top_true"] = _estimate(true[top], cfg)
-        out["true_roi_p90"] = {n: float(np.percentile(natural["true"][:, m].mean(axis=1), 90))
-                               for n, m in masks.items()}  # fmt: skip
+        out["true_roi_p90"] = {n: float(np.percentile(natural["true"][f"roi:{n}"], 90))
+                               for n in masks}  # fmt: skip
         arrays[f"{k}_natural_top_true"] = true[top]
     return out
 
