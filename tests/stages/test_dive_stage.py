@@ -172,3 +172,28 @@ def test_an_encoder_of_another_clip_is_refused(world, tmp_path, capsys):
     assert _dive(world, tmp_path, "--clip-model", "ViT-B-16/openai") == EXIT_BAD_INPUT
     err = capsys.readouterr().err
     assert "toy-clip" in err and "ViT-B-16/openai" in err
+
+
+def test_a_real_release_is_scored_by_the_encoder_and_the_betas_only(world, tmp_path, monkeypatch):
+    """Without a ground truth (a real release) the results hold the predicted and measured
+    scores, no true ones, and the report still renders them."""
+    import json
+
+    import neurodecode.synth
+
+    monkeypatch.setattr(neurodecode.synth, "prepared_truth", lambda prep, subject: None)
+    out = tmp_path / "real"
+    assert main(["dive", "--subject", SUBJECT, "--cache", str(world["cache"]), "--encoder",
+                 str(world["encoder"]), "--out", str(out), "--roi", "FFA-1",
+                 "--num-images", "1", "--num-candidates", "1", "--steps", "1", "--views", "1",
+                 "--n-natural", "2", "--n-bootstrap", "20"]) == 0  # fmt: skip
+    results = out / f"sub-{SUBJECT}_desc-dive_results.json"
+    r = json.loads(results.read_text())
+    t = r["targets"][0]
+    assert r["synthetic"] is False and t["category"] is None
+    assert "true" not in t["guided"] and "true_p90" not in t["natural"]
+    assert np.isfinite(t["natural"]["top_measured"]["value"])
+    page = tmp_path / "r.html"
+    assert main(["report", "--subject", SUBJECT, "--inputs", str(results), "--cache",
+                 str(world["cache"]), "--out", str(page)]) == 0  # fmt: skip
+    assert "meas " in page.read_text() and "natural p90" not in page.read_text()
