@@ -59,6 +59,7 @@ def test_injection_is_harmless_even_when_the_schema_is_bypassed(tmp_path, capfd)
     cfg = yaml.safe_load(_config(tmp_path, root).read_text())
     cfg["feature_spaces"] = [{"name": "x", "extractor": INJECTION}]
     cfg["scuba"] = {**cfg.get("scuba", {}), "features": "x"}  # its bank embeds with INJECTION
+    cfg["dive"] = {**cfg.get("dive", {}), "features": "x"}  # its encoder is fitted on x
     path = tmp_path / "bypass.yaml"
     path.write_text(yaml.safe_dump(cfg))
     out = tmp_path / "out"

@@ -380,6 +380,6 @@ CASES: dict[str, Case] = {
             "--n-bootstrap",
             "20",
         ],
-        ["--guidance-scale", "0.3"],
+        ["--guidance-scale", "0.5"],
     ),
 }
